@@ -1,0 +1,7 @@
+"""``iastm body ...`` sub-commands (issue 3)."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(no_args_is_help=True)
