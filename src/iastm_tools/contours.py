@@ -104,19 +104,22 @@ def working_contours(profile: Profile, outline: Outline,
         if ends is not None:
             prim = ends.full_section(prim)
         sec = edge_section(seg.edge, profile.thickness_mm)
-        n = max(2, math.ceil(prim.length_mm / spacing_mm)) + 1
+        u, v = sec.apex
+        apex_len = prim.length_mm
+        if prim.is_arc:  # the apex line is the outline offset by u: radius R + u or R - u
+            apex_len = abs(prim.sweep_rad) * (prim.radius_mm + (u if prim.sweep_rad > 0 else -u))
+        n = max(2, math.ceil(apex_len / spacing_mm)) + 1
         t = np.linspace(0.0, 1.0, n)
         base = prim.point(t)
         nrm = prim.normal_out(t)
         tan = prim.tangent(t)
-        u, v = sec.apex
         pts = np.column_stack([base + u * nrm, np.full(n, v)])
         k = prim.curvature_per_mm
         k_apex = k / (1.0 + k * u) if k else 0.0
         seglen = np.linalg.norm(np.diff(pts[:, :2], axis=0), axis=1)
         arc = np.concatenate([[0.0], np.cumsum(seglen)])
         if prim.is_arc:  # exact arc length of the apex line
-            arc = t * abs(prim.sweep_rad) * (prim.radius_mm + (u if prim.sweep_rad > 0 else -u))
+            arc = t * apex_len
         zeros = np.zeros((n, 1))
         out.append(Contour(
             name=seg.label or f"edge{i}",

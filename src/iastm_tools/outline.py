@@ -461,15 +461,6 @@ def validate_outline(profile: Profile) -> Outline:
                            allowed=f"at most {MAX_EXTENT:g} mm in each direction", source=src)
     boundary = ring.exterior
     t = profile.thickness_mm
-    for i, ends in runout_plan(profile, outline).items():
-        full = outline.for_segment(i).length_mm - ends.trim_start_mm - ends.trim_end_mm
-        if full < 1.0:
-            raise ProfileError(f"segments[{i}]", "working edge too short for its bevel to run "
-                               "out before the concave corners at its ends",
-                               value=f"{outline.for_segment(i).length_mm:.2f} mm long",
-                               allowed=f"at least {ends.trim_start_mm + ends.trim_end_mm + 1:.2f} mm "
-                               "(or a narrower bevel, or the same edge on the neighbour)",
-                               source=src)
     for i, seg in enumerate(profile.segments):
         sec = edge_section(seg.edge, t)
         reach = sec.inward_reach_mm
@@ -500,5 +491,14 @@ def validate_outline(profile: Profile) -> Outline:
                 raise ProfileError(f"segments[{j}].corner_radius_mm", "corner blend is tighter than "
                                    "the bevel that runs round it", value=corner.radius_mm,
                                    allowed=f"> {reach / 0.9:.2f} mm (the bevel width / 0.9)", source=src)
+    for i, ends in runout_plan(profile, outline).items():
+        full = outline.for_segment(i).length_mm - ends.trim_start_mm - ends.trim_end_mm
+        if full < 1.0:
+            raise ProfileError(f"segments[{i}]", "working edge too short for its bevel to run "
+                               "out before the concave corners at its ends",
+                               value=f"{outline.for_segment(i).length_mm:.2f} mm long",
+                               allowed=f"at least {ends.trim_start_mm + ends.trim_end_mm + 1:.2f} mm "
+                               "(or a narrower bevel, or the same edge on the neighbour)",
+                               source=src)
     return outline
 

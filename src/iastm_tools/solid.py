@@ -169,8 +169,9 @@ def _chains(pieces: list[tuple[Prim, EdgeSpec | None, str]]):
     """
     m = len(pieces)
     specs = [sp for _, sp, _ in pieces]
-    if all(sp is not None and sp == specs[0] for sp in specs):
-        yield [p for p, _, _ in pieces], specs[0], pieces[0][2]
+    if all(sp == specs[0] for sp in specs):
+        if specs[0] is not None:  # one closed band round the whole outline
+            yield [p for p, _, _ in pieces], specs[0], pieces[0][2]
         return
     # start at a boundary between different sections so no chain wraps unseen
     start = next(k for k in range(m) if specs[k] != specs[k - 1])
