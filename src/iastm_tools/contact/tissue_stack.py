@@ -11,6 +11,8 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
+from ..errors import IastmError
+
 Base = Literal["rigid", "halfspace"]
 Interface = Literal["bonded", "frictionless"]
 
@@ -32,13 +34,15 @@ class Layer:
     def __post_init__(self) -> None:
         label = f"layer {self.name!r}" if self.name else "layer"
         if not (isinstance(self.thickness_mm, int | float) and self.thickness_mm > 0):
-            raise ValueError(f"{label}: thickness_mm must be > 0 (got {self.thickness_mm!r})")
+            raise IastmError(f"{label}: thickness_mm must be > 0 (got {self.thickness_mm!r})")
         if math.isnan(self.thickness_mm):
-            raise ValueError(f"{label}: thickness_mm is NaN")
+            raise IastmError(f"{label}: thickness_mm is NaN")
         if not (math.isfinite(self.youngs_kpa) and self.youngs_kpa > 0):
-            raise ValueError(f"{label}: youngs_kpa must be finite and > 0 (got {self.youngs_kpa!r})")
+            raise IastmError(
+                f"{label}: youngs_kpa must be finite and > 0 (got {self.youngs_kpa!r})"
+            )
         if not (0.0 < self.poisson <= 0.5):
-            raise ValueError(f"{label}: poisson must be in (0, 0.5] (got {self.poisson!r})")
+            raise IastmError(f"{label}: poisson must be in (0, 0.5] (got {self.poisson!r})")
 
     @property
     def shear_kpa(self) -> float:
@@ -67,17 +71,19 @@ class TissueStack:
 
     def __post_init__(self) -> None:
         if not self.layers:
-            raise ValueError("TissueStack needs at least one layer")
+            raise IastmError("TissueStack needs at least one layer")
         object.__setattr__(self, "layers", tuple(self.layers))
         if self.base not in ("rigid", "halfspace"):
-            raise ValueError(f"base must be 'rigid' or 'halfspace' (got {self.base!r})")
+            raise IastmError(f"base must be 'rigid' or 'halfspace' (got {self.base!r})")
         if self.interface not in ("bonded", "frictionless"):
-            raise ValueError(f"interface must be 'bonded' or 'frictionless' (got {self.interface!r})")
+            raise IastmError(
+                f"interface must be 'bonded' or 'frictionless' (got {self.interface!r})"
+            )
         for layer in self.layers[:-1]:
             if not math.isfinite(layer.thickness_mm):
-                raise ValueError("only the last layer of a stack may have infinite thickness")
+                raise IastmError("only the last layer of a stack may have infinite thickness")
         if self.base == "rigid" and not math.isfinite(self.layers[-1].thickness_mm):
-            raise ValueError("a stack on a rigid base needs finite layer thicknesses")
+            raise IastmError("a stack on a rigid base needs finite layer thicknesses")
 
     @classmethod
     def halfspace(cls, youngs_kpa: float, poisson: float) -> TissueStack:

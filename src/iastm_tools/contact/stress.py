@@ -1,0 +1,312 @@
+"""Subsurface stress under a contact, by non-periodic FFT convolution.
+
+The surface pressure p (and, for a sliding stroke, the tangential traction q = mu p in +x,
+the direction the tool moves) is convolved with the half-space point-force stress fields
+of Boussinesq (normal) and Cerruti (tangential), Johnson, Contact Mechanics (1985)
+eqs. 3.3 and 3.19, written in Cartesian form.  Each field is integrated over a pixel with
+n x n Gauss points (n grows as the depth approaches the pixel size) and the convolution
+is linear (zero-padded), so there are no periodic images.  Stresses in kPa, tension
+positive; depth z in mm below the surface.
+
+On a ``model="layered"`` result the stresses get a layered correction: per Fourier mode
+the stress at depth comes from the same transfer-matrix systems as the surface compliance
+(:func:`.layered.modal_stress`, :func:`.layered.modal_antiplane`), and the difference to
+the top-layer half-space is applied by one zero-padded FFT (:func:`_layered_correction`).
+On a frictionless base the friction part stays half-space (a layer free to slide cannot
+carry a net shear load; stated in ``note``).  For
+nu ~ 0.5 a rigid tool and the tissue have Dundurs beta ~ 0, so full sliding is q = mu p
+on the normal solution.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import fft as sfft
+from scipy.interpolate import CubicSpline
+
+from ..errors import IastmError
+from .kernels import FFT_WORKERS, padded_size
+from .layered import modal_antiplane, modal_stress
+from .solver import ContactResult
+from .tissue_stack import TissueStack
+
+COMPONENTS = ("xx", "yy", "zz", "xy", "xz", "yz")
+
+
+def boussinesq(x: np.ndarray, y: np.ndarray, z: float, nu: float) -> np.ndarray:
+    """Stress (6, ...) per unit compressive normal force at the origin (Johnson eq. 3.3)."""
+    r2 = x * x + y * y
+    rho = np.sqrt(r2 + z * z)
+    rho3 = rho**3
+    rho5 = rho**5
+    c = 1.0 / (2.0 * math.pi)
+    m = 1.0 - 2.0 * nu
+    inv_r2 = 1.0 / r2
+    a = 1.0 / (rho * (rho + z))  # = (1 - z/rho) / r^2 without cancellation
+    sx = c * (m * ((x * x - y * y) * inv_r2 * a + z * y * y * inv_r2 / rho3) - 3 * z * x * x / rho5)
+    sy = c * (m * ((y * y - x * x) * inv_r2 * a + z * x * x * inv_r2 / rho3) - 3 * z * y * y / rho5)
+    sz = -3.0 * c * z**3 / rho5
+    txy = c * (m * (x * y * inv_r2 * a - x * y * z * inv_r2 / rho3) - 3 * x * y * z / rho5)
+    txz = -3.0 * c * x * z * z / rho5
+    tyz = -3.0 * c * y * z * z / rho5
+    return np.stack([sx, sy, sz, txy, txz, tyz])
+
+
+def cerruti(x: np.ndarray, y: np.ndarray, z: float, nu: float) -> np.ndarray:
+    """Stress (6, ...) per unit tangential force in +x at the origin (Johnson eq. 3.19)."""
+    rho = np.sqrt(x * x + y * y + z * z)
+    rz = rho + z
+    rho3 = rho**3
+    rho5 = rho**5
+    c = 1.0 / (2.0 * math.pi)
+    m = 1.0 - 2.0 * nu
+    sx = c * (-3 * x**3 / rho5 + m * (
+        x / rho3 - 3 * x / (rho * rz**2) + x**3 / (rho3 * rz**2) + 2 * x**3 / (rho**2 * rz**3)))
+    sy = c * (-3 * x * y * y / rho5 + m * (
+        x / rho3 - x / (rho * rz**2) + x * y * y / (rho3 * rz**2)
+        + 2 * x * y * y / (rho**2 * rz**3)))
+    sz = -3.0 * c * x * z * z / rho5
+    txy = c * (-3 * x * x * y / rho5 + m * (
+        -y / (rho * rz**2) + x * x * y / (rho3 * rz**2) + 2 * x * x * y / (rho**2 * rz**3)))
+    txz = -3.0 * c * x * x * z / rho5
+    tyz = -3.0 * c * x * y * z / rho5
+    return np.stack([sx, sy, sz, txy, txz, tyz])
+
+
+def _pixel_kernel(field, shape, spacing, z, nu) -> np.ndarray:
+    """Pixel-averaged stress kernel (6, Px, Py) per kPa on the padded linear-conv layout."""
+    nx, ny = shape
+    dx, dy = spacing
+    px, py = padded_size(nx), padded_size(ny)
+    ix = np.arange(px)
+    iy = np.arange(py)
+    ox = np.where(ix < nx, ix, ix - px) * dx
+    oy = np.where(iy < ny, iy, iy - py) * dy
+    n_g = int(min(8, max(2, math.ceil(3.0 * max(dx, dy) / z))))
+    n_g += n_g % 2  # even: no Gauss point at a pixel centre (r = 0)
+    g, w = np.polynomial.legendre.leggauss(n_g)
+    X, Y = np.meshgrid(ox, oy, indexing="ij")
+    out = np.zeros((6, px, py))
+    for gi, wi in zip(g, w, strict=True):
+        for gj, wj in zip(g, w, strict=True):
+            out += (wi * wj / 4.0) * field(X - 0.5 * gi * dx, Y - 0.5 * gj * dy, z, nu)
+    out *= dx * dy
+    return out
+
+
+@dataclass(frozen=True)
+class SubsurfaceStress:
+    """Stress below the contact at the requested depths (kPa, tension positive).
+
+    sigma_kpa: (n_depth, 6, nx, ny), components xx, yy, zz, xy, xz, yz.
+    von_mises_kpa, max_shear_kpa (Tresca, (s1 - s3)/2): (n_depth, nx, ny).
+    principal_kpa: (n_depth, 3, nx, ny), ascending.
+    note: the model used (half-space approximation on a layered stack).
+    """
+
+    depths_mm: tuple[float, ...]
+    sigma_kpa: np.ndarray
+    von_mises_kpa: np.ndarray
+    max_shear_kpa: np.ndarray
+    principal_kpa: np.ndarray
+    friction_coefficient: float
+    note: str
+
+
+def _layered_correction(
+    p: np.ndarray, spacing: tuple[float, float], tissue: TissueStack, z: float,
+    mu: float = 0.0,
+) -> np.ndarray:
+    """Layered minus half-space stress (6, nx, ny) at depth z from p (and q = mu p in +x).
+
+    Per Fourier mode the layered stresses come from the transfer-matrix systems of
+    :mod:`.layered` (:func:`modal_stress` for the pressure and the in-plane shear,
+    :func:`modal_antiplane` for the shear across the wave vector); their differences to
+    the top-layer half-space are tabulated on |q| (log-spaced spline), rotated from the
+    wave-vector frame (xi, eta) to (x, y), given the exact pixel average (sinc factors) and
+    applied by one FFT on a zero-padded box (>= 2x the padded grid and >= padded + 8 z, at
+    most 4x).  At q = 0 the half-space limit depends on direction; the direction average is
+    used for the in-plane normal stresses and the shear-load terms are set to 0 there
+    (exact for sigma_zz and sigma_xz: equilibrium).
+    """
+    nx, ny = p.shape
+    dx, dy = spacing
+    px, py = padded_size(nx), padded_size(ny)
+    bx = sfft.next_fast_len(int(min(max(2 * px, px + 8 * z / dx), 4 * px)), real=True)
+    by = sfft.next_fast_len(int(min(max(2 * py, py + 8 * z / dy), 4 * py)), real=True)
+    qx = 2.0 * math.pi * sfft.fftfreq(bx, dx)[:, None]
+    qy = 2.0 * math.pi * sfft.rfftfreq(by, dy)[None, :]
+    q = np.hypot(qx, qy)
+    top = tissue.layers[0]
+    hs = TissueStack.halfspace(top.youngs_kpa, top.poisson)
+    q_lo = 0.5 * min(2 * math.pi / (bx * dx), 2 * math.pi / (by * dy))
+    q_hi = float(q.max()) * 1.01
+    lq = np.linspace(math.log(q_lo), math.log(q_hi), 1200)
+    qt = np.exp(lq)
+    tables = [modal_stress(qt, tissue, z) - modal_stress(qt, hs, z)]
+    if mu > 0:
+        tables.append(modal_stress(qt, tissue, z, "tangential")
+                      - modal_stress(qt, hs, z, "tangential"))
+        tables.append(modal_antiplane(qt, tissue, z) - modal_antiplane(qt, hs, z))
+    spl = CubicSpline(lq, np.concatenate(tables), axis=1)
+    qs = np.where(q > 0, q, q_lo)
+    d = spl(np.log(np.clip(qs, q_lo, q_hi)))
+    zero_mode = q == 0
+    c = np.where(zero_mode, 0.0, qx / qs)
+    s = np.where(zero_mode, 0.0, qy / qs)
+    n_xx, n_ee, n_zz, n_xz = d[0:4]
+    avg = 0.5 * (n_xx + n_ee)
+    # frame (xi, eta, z) multipliers of the pressure spectrum; sin-modes carry -i
+    s_xx = np.where(zero_mode, avg, n_xx).astype(complex)
+    s_ee = np.where(zero_mode, avg, n_ee).astype(complex)
+    s_zz = n_zz.astype(complex)
+    s_xz = -1j * n_xz
+    s_ez = np.zeros_like(s_xz)
+    s_xe = np.zeros_like(s_xz)
+    if mu > 0:
+        t_xx, t_ee, t_zz, t_xz, a_ez, a_xe = d[4:10]
+        qxi = mu * c  # Q_xi / P for a traction mu p along +x
+        qeta = -mu * s  # Q_eta / P
+        s_xx += 1j * t_xx * qxi
+        s_ee += 1j * t_ee * qxi
+        s_zz += 1j * t_zz * qxi
+        s_xz += t_xz * qxi
+        s_ez += a_ez * qeta
+        s_xe += 1j * a_xe * qeta
+    comps = [
+        np.where(zero_mode, s_xx, c * c * s_xx + s * s * s_ee - 2 * c * s * s_xe),
+        np.where(zero_mode, s_ee, s * s * s_xx + c * c * s_ee + 2 * c * s * s_xe),
+        s_zz,
+        np.where(zero_mode, 0.0, c * s * (s_xx - s_ee) + (c * c - s * s) * s_xe),
+        c * s_xz - s * s_ez,
+        s * s_xz + c * s_ez,
+    ]
+    p_hat = sfft.rfft2(p, s=(bx, by), workers=FFT_WORKERS)
+    p_hat *= np.sinc(qx * dx / (2.0 * math.pi)) * np.sinc(qy * dy / (2.0 * math.pi))
+    out = np.empty((6, nx, ny))
+    for i, f in enumerate(comps):
+        out[i] = sfft.irfft2(p_hat * f, s=(bx, by), workers=FFT_WORKERS)[:nx, :ny]
+    return out
+
+
+def subsurface_stress(
+    result: ContactResult, depths_mm: list[float] | tuple[float, ...] | np.ndarray,
+    mu: float = 0.0, poisson: float | None = None, layered: bool = True,
+) -> SubsurfaceStress:
+    """Stresses at ``depths_mm`` below the grid of ``result`` (see module docstring).
+
+    mu: friction coefficient of a sliding stroke in +x (q = mu p); 0 for pure indentation.
+    poisson: Poisson ratio of the half-space (default: the result's top layer, else 0.49).
+    layered: for a ``model="layered"`` result, add the layered correction
+        (:func:`_layered_correction`) of the normal-load and (bonded base) friction stresses.
+    Raises IastmError for a depth <= 0.5 pixel (not resolved by the grid), a depth below
+    the stack, or mu < 0.
+    """
+    depths = tuple(float(d) for d in np.atleast_1d(depths_mm))
+    if not depths:
+        raise IastmError("depths_mm is empty")
+    spacing = result.spacing_mm
+    for d in depths:
+        if not (math.isfinite(d) and d >= 0.5 * max(spacing)):
+            raise IastmError(
+                f"depth {d!r} mm is not resolved by the grid; need >= half a pixel "
+                f"({0.5 * max(spacing):.3g} mm)"
+            )
+    if not (math.isfinite(mu) and mu >= 0):
+        raise IastmError(f"mu must be >= 0 (got {mu!r})")
+    nu = float(poisson if poisson is not None else result.extras.get("poisson", 0.49))
+    tissue = result.tissue
+    use_layered = (
+        layered and result.model == "layered" and tissue is not None
+        and not (tissue.base == "halfspace" and len(tissue.layers) == 1)
+    )
+    # a layer sliding on a frictionless base cannot carry a net tangential load (the q = 0
+    # shear mode is singular): the friction part then stays half-space
+    layered_friction = use_layered and (tissue.base == "halfspace" or tissue.interface == "bonded")
+    if use_layered and poisson is None:
+        nu = tissue.layers[0].poisson
+    if use_layered and tissue.base == "rigid":
+        for d in depths:
+            if d >= tissue.total_thickness_mm:
+                raise IastmError(
+                    f"depth {d} mm is at or below the bone ({tissue.total_thickness_mm:g} mm)"
+                )
+    p = np.asarray(result.pressure_kpa, dtype=float)
+    nx, ny = p.shape
+    pad = (padded_size(nx), padded_size(ny))
+    p_hat = sfft.rfft2(p, s=pad, workers=FFT_WORKERS)
+    sig = np.empty((len(depths), 6, nx, ny))
+    for k, z in enumerate(depths):
+        kern = _pixel_kernel(boussinesq, p.shape, spacing, z, nu)
+        spec = sfft.rfft2(kern, axes=(1, 2), workers=FFT_WORKERS) * p_hat
+        if mu > 0:
+            kt = _pixel_kernel(cerruti, p.shape, spacing, z, nu)
+            spec += mu * sfft.rfft2(kt, axes=(1, 2), workers=FFT_WORKERS) * p_hat
+        sig[k] = sfft.irfft2(spec, s=pad, axes=(1, 2), workers=FFT_WORKERS)[:, :nx, :ny]
+        if use_layered:
+            sig[k] += _layered_correction(p, spacing, tissue, z, mu if layered_friction else 0.0)
+    sxx, syy, szz, sxy, sxz, syz = (sig[:, i] for i in range(6))
+    tensor = np.stack(
+        [np.stack([sxx, sxy, sxz], -1), np.stack([sxy, syy, syz], -1),
+         np.stack([sxz, syz, szz], -1)], -2,
+    )
+    principal = np.moveaxis(np.linalg.eigvalsh(tensor), -1, 1)
+    vm = np.sqrt(
+        0.5 * ((sxx - syy) ** 2 + (syy - szz) ** 2 + (szz - sxx) ** 2)
+        + 3.0 * (sxy**2 + sxz**2 + syz**2)
+    )
+    tresca = 0.5 * (principal[:, 2] - principal[:, 0])
+    note = "half-space (Boussinesq + Cerruti) influence functions"
+    if use_layered:
+        note = "layered stack (transfer-matrix modal stresses) for the normal load"
+        if mu > 0:
+            note += (
+                " and the friction traction" if layered_friction
+                else "; friction traction with the half-space Cerruti field (frictionless base)"
+            )
+    elif result.model == "layered":
+        note += "; half-space approximation of the layered stack (top-layer Poisson ratio)"
+    return SubsurfaceStress(depths, sig, vm, tresca, principal, float(mu), note)
+
+
+def _fourier_stress_periodic(
+    p: np.ndarray, qx: np.ndarray, qy: np.ndarray, spacing: tuple[float, float], z: float,
+    nu: float,
+) -> np.ndarray:
+    """Periodic Fourier-space stress at depth z (independent check of the kernels).
+
+    Each surface mode is a plane-strain problem along its wave vector (Airy function
+    solution): normal P -> s_xixi = -(1-kz)E, s_etaeta = -2 nu E, s_zz = -(1+kz)E,
+    s_xiz = i kz E (E = e^{-kz}); tangential Q_xi -> s_xixi = i(2-kz)E, s_etaeta = 2i nu E,
+    s_zz = i kz E, s_xiz = -(1-kz)E; Q_eta -> s_etaz = -E, s_xieta = i E.
+    """
+    nx, ny = p.shape
+    kx = 2 * math.pi * sfft.fftfreq(nx, spacing[0])[:, None]
+    ky = 2 * math.pi * sfft.fftfreq(ny, spacing[1])[None, :]
+    k = np.hypot(kx, ky)
+    ks = np.where(k > 0, k, 1.0)
+    c, s = kx / ks, ky / ks
+    c = np.where(k > 0, c, 1.0)
+    s = np.where(k > 0, s, 0.0)
+    e = np.exp(-k * z)
+    P = sfft.fft2(p)
+    Qx, Qy = sfft.fft2(qx), sfft.fft2(qy)
+    Qxi = c * Qx + s * Qy
+    Qeta = -s * Qx + c * Qy
+    kz = k * z
+    s_xx_i = (-(1 - kz) * P + 1j * (2 - kz) * Qxi) * e
+    s_ee = (-2 * nu * P + 2j * nu * Qxi) * e
+    s_zz = (-(1 + kz) * P + 1j * kz * Qxi) * e
+    s_xz_i = (1j * kz * P - (1 - kz) * Qxi) * e
+    s_ez = -Qeta * e
+    s_xe = 1j * Qeta * e
+    sxx = c * c * s_xx_i + s * s * s_ee - 2 * c * s * s_xe
+    syy = s * s * s_xx_i + c * c * s_ee + 2 * c * s * s_xe
+    sxy = c * s * (s_xx_i - s_ee) + (c * c - s * s) * s_xe
+    sxz = c * s_xz_i - s * s_ez
+    syz = s * s_xz_i + c * s_ez
+    comps = [sxx, syy, s_zz, sxy, sxz, syz]
+    return np.stack([sfft.ifft2(f).real for f in comps])

@@ -1,0 +1,95 @@
+"""CLI exit paths: 0 ok, 2 bad input (one line, no traceback), 1 unexpected error."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import PROFILE_PATHS
+
+from iastm_tools.cli import main
+
+PROFILE = str(PROFILE_PATHS[0])
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_help_everywhere(capsys):
+    for args in ([], ["list"], ["info"], ["export"], ["demo"], ["body"]):
+        code, out, err = run(capsys, *args, "--help")
+        assert code == 0, args
+        assert "Usage" in out
+
+
+def test_info_text_and_json(capsys):
+    code, out, _ = run(capsys, "info", PROFILE)
+    assert code == 0
+    assert "working contours" in out
+    code, out, _ = run(capsys, "info", PROFILE, "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["mass_g"] > 0 and data["contours"]
+
+
+def test_list_json_covers_the_library(capsys):
+    code, out, _ = run(capsys, "list", "--json")
+    assert code == 0
+    rows = json.loads(out)
+    assert {r["name"] for r in rows} == {p.stem for p in PROFILE_PATHS}
+    assert all(r["mass_g"] > 0 for r in rows)
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["info", "no-such-tool"], "no such profile"),
+        (["info", "/no/such/file.toml"], "not found"),
+        (["export", PROFILE, "--formats", "step,gif"], "unknown format gif"),
+        (["list", "--dir", "/no/such/dir"], "not found"),
+        (["bogus-command"], "No such command"),
+        (["info", PROFILE, "--bogus"], "No such option"),
+    ],
+)
+def test_bad_input_exits_2_with_one_clear_line(capsys, args, fragment):
+    code, out, err = run(capsys, *args)
+    assert code == 2
+    assert fragment in err
+    assert "Traceback" not in err
+
+
+def test_bad_profile_file_names_field(capsys, tmp_path):
+    bad = tmp_path / "bad.toml"
+    text = Path(PROFILE).read_text().replace("thickness_mm = ", "thickness_mm = -", 1)
+    bad.write_text(text)
+    code, _, err = run(capsys, "info", str(bad))
+    assert code == 2
+    assert "thickness_mm" in err and "out of range" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_unexpected_error_exits_1_without_traceback(capsys, monkeypatch):
+    import iastm_tools.tool as tool_mod
+
+    def boom(self):
+        raise RuntimeError("kernel exploded")
+
+    monkeypatch.setattr(tool_mod.Tool, "summary", boom)
+    code, _, err = run(capsys, "info", PROFILE)
+    assert code == 1
+    assert "internal error" in err and "Traceback" not in err
+
+
+def test_real_entry_point_exit_code(tmp_path):
+    """The installed console script: exit 2 and a single line on stderr."""
+    proc = subprocess.run([sys.executable, "-m", "iastm_tools.cli", "info", "nope"],
+                          capture_output=True, text=True, cwd=tmp_path, check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().startswith("error:")
+    assert len(proc.stderr.strip().splitlines()) == 1
