@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/iastm demo
+	$(BIN)/iastm demo --force
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -93,3 +93,45 @@ def test_real_entry_point_exit_code(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip().startswith("error:")
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_body_tissue_override_and_bad_path(capsys):
+    code, out, _ = run(capsys, "body", "tissue", "calf", "--tissue", "calf.ppt_kpa=400", "--json")
+    assert code == 0
+    values = {v["path"]: v for v in json.loads(out)[0]["values"]}
+    assert values["calf.ppt_kpa"]["value"] == pytest.approx(400.0)
+    assert values["calf.ppt_kpa"]["source"].startswith("override")
+    code, _, err = run(capsys, "body", "tissue", "calf", "--tissue", "calf.bogus=1")
+    assert code == 2 and "unknown override path" in err
+
+
+def test_export_refuses_overwrite_and_leaves_nothing_half_written(capsys, tmp_path, monkeypatch):
+    out = tmp_path / "bundles"
+    code, _, err = run(capsys, "export", PROFILE, "--out", str(out), "--formats", "step,dxf,json")
+    assert code == 0, err
+    name = Path(PROFILE).stem
+    bundle = out / name
+    before = {p.name: p.stat().st_mtime_ns for p in bundle.iterdir()}
+    code, _, err = run(capsys, "export", PROFILE, "--out", str(out), "--formats", "step")
+    assert code == 2 and "--force" in err
+    assert {p.name: p.stat().st_mtime_ns for p in bundle.iterdir()} == before
+
+    import iastm_tools.export as export_mod
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(export_mod, "write_dxf", broken)
+    code, _, err = run(capsys, "export", PROFILE, "--out", str(out), "--formats", "step,dxf",
+                       "--force")
+    assert code == 1 and "disk on fire" in err
+    # the old bundle is intact and no temporary folder is left behind
+    assert {p.name: p.stat().st_mtime_ns for p in bundle.iterdir()} == before
+    assert sorted(p.name for p in out.iterdir()) == [name]
+
+
+def test_cli_format_list_matches_the_exporter():
+    from iastm_tools.cli_tool import ALL_FORMATS
+    from iastm_tools.export import FORMATS
+
+    assert ALL_FORMATS == FORMATS

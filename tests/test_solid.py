@@ -129,3 +129,23 @@ def test_closed_band_round_the_whole_outline():
     assert rep.n_cutters == 1 and rep.n_runouts == 0
     assert built.solid.Volume() == pytest.approx(rep.plate_volume_mm3 - rep.pappus_removed_mm3,
                                                  rel=1e-6)
+
+
+DATA = __import__("pathlib").Path(__file__).parent / "data"
+
+
+@pytest.mark.parametrize("name", ["kinked-chain.toml", "runout-next-to-tip.toml"])
+def test_regressions_build_valid_with_contours_on_the_surface(name):
+    """Former failures: a 0.003 deg kink inside a bevelled chain (invalid pipe sweep), and a
+    bevel run-out that machined away the full-round tip beside it (contour 0.98 mm off)."""
+    import cadquery as cq
+
+    from iastm_tools import Tool
+
+    tool = Tool.from_profile(DATA / name)
+    _one_valid_solid(tool.solid)
+    shell = cq.Compound.makeCompound(tool.solid.Faces())
+    for contour in tool.contours:
+        d = max(shell.distance(cq.Vertex.makeVertex(*map(float, p)))
+                for p in contour.points_mm[::7])
+        assert d < 0.01, contour.name

@@ -137,3 +137,32 @@ def make(
     else:
         typer.echo(f"wrote {path} ({summary['faces']} faces, watertight "
                    f"{summary['watertight']}) and {summary['sites_json']}")
+
+
+@app.command("tissue")
+def tissue(
+    site: Annotated[str | None, typer.Argument(help="Site name; all sites when omitted.")] = None,
+    override: Annotated[list[str] | None, typer.Option(
+        "--tissue", help="Override a value, PATH=VALUE in the field's unit, e.g. "
+        "calf.layers.fat.thickness_mm=12 or calf.ppt_kpa=400 (repeatable).")] = None,
+    table: Annotated[Path | None, typer.Option(
+        "--table", help="A tissue TOML file instead of the shipped one.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Tissue model per site (layers, bone depth, pain threshold, friction) with sources."""
+    from .tissue import load_tissue_table, parse_overrides
+
+    sites = load_tissue_table(table, parse_overrides(override or []))
+    if site is not None and site not in sites:
+        raise IastmError(f"{site}: unknown site; available: {', '.join(sorted(sites))}")
+    chosen = [sites[site]] if site else [sites[k] for k in sorted(sites)]
+    rows = [{"site": st.site,
+             "values": [{"path": p, "value": v, "source": s} for p, v, s in st.value_sources()]}
+            for st in chosen]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=1))
+        return
+    for row in rows:
+        typer.echo(row["site"])
+        for v in row["values"]:
+            typer.echo(f"  {v['path'].split('.', 1)[1]:28s} {v['value']:>10.4g}   {v['source']}")

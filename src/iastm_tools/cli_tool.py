@@ -11,6 +11,8 @@ import typer
 
 from .errors import IastmError
 
+#: Bundle formats, in the order the export module writes them (kept here so that the CLI
+#: does not import CadQuery just to show --help; test_cli checks it equals export.FORMATS).
 ALL_FORMATS = ("step", "stl", "3mf", "dxf", "pdf", "svg", "json")
 
 

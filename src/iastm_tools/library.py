@@ -107,7 +107,8 @@ def library_summaries(paths: list[Path], workers: int = 2,
         else:
             import multiprocessing as mp
 
-            with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork")) as ex:
+            # spawn, not fork: forking a process that already holds OCCT state deadlocks
+            with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as ex:
                 results = list(ex.map(_figures, [str(paths[i]) for i in missing]))
         for i, res in zip(missing, results, strict=True):
             out[i] = res

@@ -384,7 +384,8 @@ class EdgeEnds:
     ``"beyond"``: the section runs out past the end, on a circle of ``rho_mm`` tangent to
     the outline there (the outline falls away after a convex corner, so nothing is gouged).
     ``"within"``: the section runs out before the end (the outline rises after a concave
-    corner); the full section then stops ``trim_*_mm`` before that end.
+    corner, or the neighbour is another working edge whose section must stay intact);
+    the full section then stops ``trim_*_mm`` before that end.
     """
 
     start: str | None
@@ -421,7 +422,8 @@ def runout_plan(profile: Profile, outline: Outline) -> dict[int, EdgeEnds]:
         for nb, k_next in ((segs[(i - 1) % n], (k - 1) % m), (segs[(i + 1) % n], (k + 1) % m)):
             if nb.edge == seg.edge:
                 modes.append(None)
-            elif outline.prims[k_next].curvature_per_mm >= 0:
+            elif nb.edge.style == "square" and outline.prims[k_next].curvature_per_mm >= 0:
+                # the outline falls away past a convex corner into a plain edge
                 modes.append("beyond")
             else:
                 modes.append("within")

@@ -169,12 +169,15 @@ def _chains(pieces: list[tuple[Prim, EdgeSpec | None, str]]):
     """
     m = len(pieces)
     specs = [sp for _, sp, _ in pieces]
-    if all(sp == specs[0] for sp in specs):
+    prims = [p for p, _, _ in pieces]
+    closed_g1 = all(_joined(prims[k - 1], prims[k]) for k in range(m))
+    if all(sp == specs[0] for sp in specs) and (closed_g1 or specs[0] is None):
         if specs[0] is not None:  # one closed band round the whole outline
             yield [p for p, _, _ in pieces], specs[0], pieces[0][2]
         return
     # start at a boundary between different sections so no chain wraps unseen
-    start = next(k for k in range(m) if specs[k] != specs[k - 1])
+    start = next((k for k in range(m) if specs[k] != specs[k - 1]
+                  or not _joined(prims[k - 1], prims[k])), 0)
     order = [(start + j) % m for j in range(m)]
     chain: list[int] = []
     for k in order:
@@ -188,7 +191,13 @@ def _chains(pieces: list[tuple[Prim, EdgeSpec | None, str]]):
 
 
 def _joined(a: Prim, b: Prim) -> bool:
-    return math.dist(a.p1, b.p0) < 1e-7
+    """True where ``b`` continues ``a`` with the same position and tangent (G1).
+
+    A pipe along a path with even a 0.003 deg kink comes out invalid, so slightly kinked
+    joints (below the corner-blend threshold) get separate sweeps instead.
+    """
+    ta, tb = a.tangent(1.0), b.tangent(0.0)
+    return math.dist(a.p1, b.p0) < 1e-7 and float(ta[0] * tb[1] - ta[1] * tb[0]) ** 2 < 1e-16
 
 
 def _pipe(chain: list[Prim], sec: EdgeSection) -> cq.Solid:
@@ -237,6 +246,16 @@ def _cut(solid: cq.Solid, tools: list[cq.Solid]) -> cq.Shape:
     if not op.IsDone():
         raise RuntimeError("boolean cut failed")
     return cq.Shape.cast(op.Shape())
+
+
+def _checked_cut(solid: cq.Solid, tools: list[cq.Solid], step: str, src: str | None) -> cq.Solid:
+    try:
+        result = _cut(solid, tools)
+    except Exception as exc:
+        raise ProfileError("segments", f"the CAD kernel failed at step '{step}': {exc}",
+                           allowed="a geometry whose edges fit the plate; try smaller bevels "
+                           "or larger corner radii", source=src) from exc
+    return _gate(result, step, "segments", src)
 
 
 def _gate(shape: cq.Shape, step: str, field: str, src: str | None) -> cq.Solid:
@@ -330,10 +349,10 @@ def build(profile: Profile, outline: Outline | None = None, *, with_runouts: boo
     #   V_plate - Pappus >= V_final >= V_after_runouts - Pappus   (equal without run-outs)
     solid = plate
     if runouts and with_runouts:
-        solid = _gate(_cut(plate, runouts), "bevel run-outs", "segments", src)
+        solid = _checked_cut(plate, runouts, "bevel run-outs", src)
     v_runout = solid.Volume()
     if cutters:
-        solid = _gate(_cut(solid, cutters), "edge sections", "segments", src)
+        solid = _checked_cut(solid, cutters, "edge sections", src)
     v_final = solid.Volume()
     tol = VOLUME_RTOL * v_plate
     if not (v_runout - removed - tol <= v_final <= v_plate - removed + tol):
