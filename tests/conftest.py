@@ -13,7 +13,10 @@ PROFILES_DIR = REPO / "profiles"
 PROFILE_PATHS = sorted(PROFILES_DIR.glob("*.toml"))
 
 settings.register_profile(
-    "ci", max_examples=25, deadline=None, derandomize=True,
+    "ci",
+    max_examples=25,
+    deadline=None,
+    derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

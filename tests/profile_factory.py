@@ -28,8 +28,11 @@ def blade_dict(
     a = length_mm * 1.5 / 7.0
     b = length_mm - a
     if style in ("single_bevel", "double_bevel"):
-        edge: dict[str, Any] = {"style": style, "angle_deg": angle_deg,
-                                "apex_radius_mm": apex_radius_mm}
+        edge: dict[str, Any] = {
+            "style": style,
+            "angle_deg": angle_deg,
+            "apex_radius_mm": apex_radius_mm,
+        }
         if style == "single_bevel":
             edge["face"] = face
     else:
@@ -44,14 +47,30 @@ def blade_dict(
         "default_edge": {"style": "square", "edge_break_radius_mm": edge_break_radius_mm},
         "segments": [
             {"kind": "line", "to": [a, 0.0]},
-            {"kind": "arc", "to": [b, 0.0], "radius_mm": concave_radius_mm, "sense": "concave",
-             "edge": edge, "label": "concave"},
+            {
+                "kind": "arc",
+                "to": [b, 0.0],
+                "radius_mm": concave_radius_mm,
+                "sense": "concave",
+                "edge": edge,
+                "label": "concave",
+            },
             {"kind": "line", "to": [length_mm, 0.0]},
-            {"kind": "arc", "to": [length_mm, width_mm], "radius_mm": end_radius_mm,
-             "sense": "convex"},
+            {
+                "kind": "arc",
+                "to": [length_mm, width_mm],
+                "radius_mm": end_radius_mm,
+                "sense": "convex",
+            },
             {"kind": "line", "to": [b, width_mm]},
-            {"kind": "arc", "to": [a, width_mm], "radius_mm": convex_radius_mm, "sense": "convex",
-             "edge": edge, "label": "convex"},
+            {
+                "kind": "arc",
+                "to": [a, width_mm],
+                "radius_mm": convex_radius_mm,
+                "sense": "convex",
+                "edge": edge,
+                "label": "convex",
+            },
             {"kind": "line", "to": [0.0, width_mm]},
             {"kind": "arc", "to": [0.0, 0.0], "radius_mm": end_radius_mm, "sense": "convex"},
         ],

@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import PROFILE_PATHS
 
+from conftest import PROFILE_PATHS
 from iastm_tools.cli import main
 
 PROFILE = str(PROFILE_PATHS[0])
@@ -23,7 +23,7 @@ def run(capsys, *args: str) -> tuple[int, str, str]:
 
 def test_help_everywhere(capsys):
     for args in ([], ["list"], ["info"], ["export"], ["demo"], ["body"]):
-        code, out, err = run(capsys, *args, "--help")
+        code, out, _err = run(capsys, *args, "--help")
         assert code == 0, args
         assert "Usage" in out
 
@@ -58,7 +58,7 @@ def test_list_json_covers_the_library(capsys):
     ],
 )
 def test_bad_input_exits_2_with_one_clear_line(capsys, args, fragment):
-    code, out, err = run(capsys, *args)
+    code, _out, err = run(capsys, *args)
     assert code == 2
     assert fragment in err
     assert "Traceback" not in err
@@ -88,8 +88,13 @@ def test_unexpected_error_exits_1_without_traceback(capsys, monkeypatch):
 
 def test_real_entry_point_exit_code(tmp_path):
     """The installed console script: exit 2 and a single line on stderr."""
-    proc = subprocess.run([sys.executable, "-m", "iastm_tools.cli", "info", "nope"],
-                          capture_output=True, text=True, cwd=tmp_path, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "iastm_tools.cli", "info", "nope"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
+    )
     assert proc.returncode == 2
     assert proc.stderr.strip().startswith("error:")
     assert len(proc.stderr.strip().splitlines()) == 1
@@ -122,8 +127,9 @@ def test_export_refuses_overwrite_and_leaves_nothing_half_written(capsys, tmp_pa
         raise RuntimeError("disk on fire")
 
     monkeypatch.setattr(export_mod, "write_dxf", broken)
-    code, _, err = run(capsys, "export", PROFILE, "--out", str(out), "--formats", "step,dxf",
-                       "--force")
+    code, _, err = run(
+        capsys, "export", PROFILE, "--out", str(out), "--formats", "step,dxf", "--force"
+    )
     assert code == 1 and "disk on fire" in err
     # the old bundle is intact and no temporary folder is left behind
     assert {p.name: p.stat().st_mtime_ns for p in bundle.iterdir()} == before

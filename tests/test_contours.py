@@ -19,7 +19,9 @@ def test_contours_lie_on_the_solid_surface(library_tools):
         for contour in tool.contours:
             idx = np.unique(np.linspace(0, len(contour.points_mm) - 1, 9).round().astype(int))
             assert _surface_distance(tool.solid, contour.points_mm[idx]) < 0.01, (
-                tool.name, contour.name)
+                tool.name,
+                contour.name,
+            )
 
 
 def test_contour_frames_are_orthonormal_and_in_plane(library_tools):
@@ -36,10 +38,9 @@ def test_contour_frames_are_orthonormal_and_in_plane(library_tools):
 
 
 def test_curvature_sign_and_radius_of_the_apex_line():
-    """Apex line of a bevel on an arc of radius R is an arc of R + u_apex (convex) / R - u (concave)."""
-    from profile_factory import blade_dict
-
+    """The apex line of a bevel on an arc of radius R has radius R + u (convex), R - u (concave)."""
     from iastm_tools import Tool
+    from profile_factory import blade_dict
 
     tool = Tool.from_dict(blade_dict())
     concave, convex = tool.contour("concave"), tool.contour("convex")
@@ -55,9 +56,8 @@ def test_curvature_sign_and_radius_of_the_apex_line():
 
 
 def test_runout_shortens_the_contour():
-    from profile_factory import blade_dict
-
     from iastm_tools import Tool
+    from profile_factory import blade_dict
 
     tool = Tool.from_dict(blade_dict())
     convex = tool.contour("convex")

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from profile_factory import blade_dict
 from shapely.geometry import Polygon
 
 from iastm_tools.errors import ProfileError
 from iastm_tools.outline import build_outline, validate_outline
 from iastm_tools.profile import Profile
+from profile_factory import blade_dict
 
 
 def _outline(**kw):
@@ -34,8 +34,9 @@ def test_area_is_exact_against_a_dense_polygon():
     """Green's-theorem area vs a 1 nm chord polygon (rel 1e-7) and the B-rep face (1e-9)."""
     out = _outline()
     assert out.area_mm2 == pytest.approx(Polygon(out.polygon(1e-6)).area, rel=1e-7)
-    from iastm_tools.solid import outline_wire
     import cadquery as cq
+
+    from iastm_tools.solid import outline_wire
 
     assert out.area_mm2 == pytest.approx(cq.Face.makeFromWires(outline_wire(out)).Area(), rel=1e-9)
 
@@ -43,10 +44,16 @@ def test_area_is_exact_against_a_dense_polygon():
 def test_rectangle_area_with_corner_blends():
     """A 100 x 40 rectangle with R5 blends loses (4 - pi) r^2 of area."""
     data = {
-        "name": "rect", "material": "304", "thickness_mm": 4.0, "corner_radius_mm": 5.0,
-        "start": [0.0, 0.0], "default_edge": {"style": "square"},
-        "segments": [{"kind": "line", "to": p} for p in ([100.0, 0.0], [100.0, 40.0],
-                                                           [0.0, 40.0], [0.0, 0.0])],
+        "name": "rect",
+        "material": "304",
+        "thickness_mm": 4.0,
+        "corner_radius_mm": 5.0,
+        "start": [0.0, 0.0],
+        "default_edge": {"style": "square"},
+        "segments": [
+            {"kind": "line", "to": p}
+            for p in ([100.0, 0.0], [100.0, 40.0], [0.0, 40.0], [0.0, 0.0])
+        ],
     }
     out = build_outline(Profile.from_dict(data))
     assert out.area_mm2 == pytest.approx(4000.0 - (4 - math.pi) * 25.0, rel=1e-12)
@@ -55,8 +62,12 @@ def test_rectangle_area_with_corner_blends():
 
 def test_knob_is_a_major_arc_and_tip_a_minor_arc():
     data = {
-        "name": "knob", "material": "304", "thickness_mm": 4.0, "corner_radius_mm": 3.0,
-        "start": [0.0, -8.0], "default_edge": {"style": "full_round"},
+        "name": "knob",
+        "material": "304",
+        "thickness_mm": 4.0,
+        "corner_radius_mm": 3.0,
+        "start": [0.0, -8.0],
+        "default_edge": {"style": "full_round"},
         "segments": [
             {"kind": "line", "to": [80.0, -8.0]},
             {"kind": "knob", "to": [80.0, 8.0], "radius_mm": 15.0},
@@ -85,8 +96,9 @@ def test_concave_and_convex_signs():
 @given(st.floats(20.0, 200.0), st.floats(25.0, 300.0), st.floats(0.8, 8.0))
 def test_validated_outlines_are_simple_and_ccw(concave, convex, corner):
     try:
-        prof = Profile.from_dict(blade_dict(concave_radius_mm=concave, convex_radius_mm=convex,
-                                            corner_radius_mm=corner))
+        prof = Profile.from_dict(
+            blade_dict(concave_radius_mm=concave, convex_radius_mm=convex, corner_radius_mm=corner)
+        )
     except ProfileError:
         return
     out = validate_outline(prof)

@@ -8,11 +8,11 @@ import math
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from profile_factory import blade_dict
 
 from iastm_tools.errors import ProfileError
 from iastm_tools.materials import MATERIALS
 from iastm_tools.profile import Profile, load_profile, max_apex_radius_mm
+from profile_factory import blade_dict
 
 
 def _mutate(path: str, value):
@@ -54,15 +54,23 @@ def test_blade_factory_is_valid():
         ("segments[1].edge.apex_radius_mm", 3.5, "segments[1].edge.apex_radius_mm", "too large"),
         ("segments[1].edge.angle_deg", 85.0, "segments[1].edge.angle_deg", "out of range"),
         ("segments[1].edge.style", "chisel", "segments[1].edge.style", "invalid choice"),
-        ("segments[1].edge.edge_break_radius_mm", 0.3, "segments[1].edge.edge_break_radius_mm",
-         "not used"),
+        (
+            "segments[1].edge.edge_break_radius_mm",
+            0.3,
+            "segments[1].edge.edge_break_radius_mm",
+            "not used",
+        ),
         ("segments[1].edge.angle_deg", _DELETE, "segments[1].edge.angle_deg", "missing"),
         ("segments[0].to", [30.0], "segments[0].to", "point"),
         ("segments[7].to", [0.0, 5.0], "segments[7].to", "not closed"),
         ("segments[0].radius_mm", 5.0, "segments[0].radius_mm", "not used by a line"),
         ("corner_radius_mm", 0.2, "corner_radius_mm", "out of range"),
-        ("default_edge.edge_break_radius_mm", 3.0, "default_edge.edge_break_radius_mm",
-         "out of range"),
+        (
+            "default_edge.edge_break_radius_mm",
+            3.0,
+            "default_edge.edge_break_radius_mm",
+            "out of range",
+        ),
     ],
 )
 def test_invalid_fields_name_the_field(path, value, field, fragment):
@@ -76,8 +84,15 @@ def test_invalid_fields_name_the_field(path, value, field, fragment):
 def test_bevel_wider_than_plate_is_rejected():
     """A 15 deg single bevel on a 6 mm plate is 22 mm wide: more than a 20 mm blade allows."""
     with pytest.raises(ProfileError) as info:
-        Profile.from_dict(blade_dict(width_mm=20.0, thickness_mm=6.0, angle_deg=15.0,
-                                     concave_radius_mm=150, convex_radius_mm=150))
+        Profile.from_dict(
+            blade_dict(
+                width_mm=20.0,
+                thickness_mm=6.0,
+                angle_deg=15.0,
+                concave_radius_mm=150,
+                convex_radius_mm=150,
+            )
+        )
     assert info.value.field.startswith("segments[")
     assert "bevel" in str(info.value)
 
@@ -103,8 +118,12 @@ def test_self_intersecting_outline_is_rejected():
 
 def test_clockwise_outline_is_rejected():
     data = {
-        "name": "cw", "material": "304", "thickness_mm": 4.0, "corner_radius_mm": 2.0,
-        "start": [0.0, 0.0], "default_edge": {"style": "square"},
+        "name": "cw",
+        "material": "304",
+        "thickness_mm": 4.0,
+        "corner_radius_mm": 2.0,
+        "start": [0.0, 0.0],
+        "default_edge": {"style": "square"},
         "segments": [
             {"kind": "line", "to": [0.0, 40.0]},
             {"kind": "line", "to": [100.0, 40.0]},
@@ -121,7 +140,7 @@ def test_corner_blends_that_consume_a_segment_are_rejected():
     data = blade_dict()
     data["segments"][0]["corner_radius_mm"] = 45.0
     data["segments"][7]["corner_radius_mm"] = 45.0
-    with pytest.raises(ProfileError, match="used up|does not fit") as info:
+    with pytest.raises(ProfileError, match=r"used up|does not fit") as info:
         Profile.from_dict(data)
     assert info.value.field in ("segments[0]", "segments[7].corner_radius_mm")
 
@@ -193,10 +212,17 @@ def test_max_apex_radius_leaves_a_flat_bevel_face(style):
     concave=st.floats(15.0, 200.0),
 )
 def test_any_parameter_combination_is_accepted_or_rejected_cleanly(
-        thickness, angle, apex, length, width, concave):
+    thickness, angle, apex, length, width, concave
+):
     """Across (and beyond) the parameter space: a Profile or a ProfileError, nothing else."""
-    data = blade_dict(length_mm=length, width_mm=width, thickness_mm=thickness, angle_deg=angle,
-                      apex_radius_mm=apex, concave_radius_mm=concave)
+    data = blade_dict(
+        length_mm=length,
+        width_mm=width,
+        thickness_mm=thickness,
+        angle_deg=angle,
+        apex_radius_mm=apex,
+        concave_radius_mm=concave,
+    )
     try:
         prof = Profile.from_dict(copy.deepcopy(data))
     except ProfileError as exc:

@@ -32,10 +32,17 @@ def analytic_removed_area(spec: EdgeSpec, t: float) -> float:
 
 
 SPECS = st.one_of(
-    st.builds(lambda a, f, r: EdgeSpec("single_bevel", a, r, f, 0.0, True),
-              st.floats(20, 70), st.sampled_from(["top", "bottom"]), st.floats(0.0, 1.0)),
-    st.builds(lambda a, r: EdgeSpec("double_bevel", a, r, "top", 0.0, True),
-              st.floats(20, 70), st.floats(0.0, 1.0)),
+    st.builds(
+        lambda a, f, r: EdgeSpec("single_bevel", a, r, f, 0.0, True),
+        st.floats(20, 70),
+        st.sampled_from(["top", "bottom"]),
+        st.floats(0.0, 1.0),
+    ),
+    st.builds(
+        lambda a, r: EdgeSpec("double_bevel", a, r, "top", 0.0, True),
+        st.floats(20, 70),
+        st.floats(0.0, 1.0),
+    ),
     st.just(EdgeSpec("full_round", working=True)),
     st.builds(lambda r: EdgeSpec("square", edge_break_radius_mm=r), st.floats(0.05, 1.5)),
 )

@@ -7,13 +7,13 @@ import math
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from profile_factory import blade_dict
 
 from iastm_tools.errors import ProfileError
 from iastm_tools.outline import build_outline
 from iastm_tools.profile import Profile
 from iastm_tools.section import edge_section
 from iastm_tools.solid import build
+from profile_factory import blade_dict
 
 
 def _one_valid_solid(solid) -> None:
@@ -56,10 +56,14 @@ def test_pappus_of_a_concave_edge_by_hand():
     concave arc the centroid path radius is R - u_c (the centre lies outside the plate).
     """
     prof = Profile.from_dict(blade_dict(edge_break_radius_mm=0.0))
-    plain = build(prof.with_(**{"segments[1].edge": {"style": "square"},
-                                "segments[5].edge": {"style": "square"}}))
-    only_concave = build(prof.with_(**{"segments[5].edge": {"style": "square"}}),
-                         with_runouts=False)
+    plain = build(
+        prof.with_(
+            **{"segments[1].edge": {"style": "square"}, "segments[5].edge": {"style": "square"}}
+        )
+    )
+    only_concave = build(
+        prof.with_(**{"segments[5].edge": {"style": "square"}}), with_runouts=False
+    )
     sec = edge_section(prof.segments[1].edge, 4.0)
     from iastm_tools.solid import _removed_props
 
@@ -68,8 +72,9 @@ def test_pappus_of_a_concave_edge_by_hand():
     expected = area * abs(arc.sweep_rad) * (80.0 - u_c)
     removed = plain.solid.Volume() - only_concave.solid.Volume()
     assert removed == pytest.approx(expected, rel=1e-6)
-    assert area == pytest.approx(8.0 + 0.25 * (1 / math.tan(math.radians(22.5)) - 3 * math.pi / 8),
-                                 rel=1e-7)
+    assert area == pytest.approx(
+        8.0 + 0.25 * (1 / math.tan(math.radians(22.5)) - 3 * math.pi / 8), rel=1e-7
+    )
 
 
 def test_runouts_remove_material_smoothly_and_stay_bounded():
@@ -95,12 +100,21 @@ def test_runouts_remove_material_smoothly_and_stay_bounded():
     apex=st.floats(0.2, 1.0),
     face=st.sampled_from(["top", "bottom"]),
 )
-def test_every_valid_profile_builds_a_valid_solid(length, width, thickness, concave, convex,
-                                                   style, angle, apex, face):
+def test_every_valid_profile_builds_a_valid_solid(
+    length, width, thickness, concave, convex, style, angle, apex, face
+):
     """Property: validation accepts it => the CAD kernel builds exactly one valid solid."""
-    data = blade_dict(length_mm=length, width_mm=width, thickness_mm=thickness,
-                      concave_radius_mm=concave, convex_radius_mm=convex, style=style,
-                      angle_deg=angle, apex_radius_mm=apex, face=face)
+    data = blade_dict(
+        length_mm=length,
+        width_mm=width,
+        thickness_mm=thickness,
+        concave_radius_mm=concave,
+        convex_radius_mm=convex,
+        style=style,
+        angle_deg=angle,
+        apex_radius_mm=apex,
+        face=face,
+    )
     try:
         prof = Profile.from_dict(data)
     except ProfileError:
@@ -108,14 +122,21 @@ def test_every_valid_profile_builds_a_valid_solid(length, width, thickness, conc
     built = build(prof)
     _one_valid_solid(built.solid)
     rep = built.report
-    assert rep.final_volume_mm3 <= rep.plate_volume_mm3 - rep.pappus_removed_mm3 + 1e-6 * rep.plate_volume_mm3
+    assert (
+        rep.final_volume_mm3
+        <= rep.plate_volume_mm3 - rep.pappus_removed_mm3 + 1e-6 * rep.plate_volume_mm3
+    )
 
 
 def test_closed_band_round_the_whole_outline():
     """Full round on every edge: one closed sweep; volume = A T - Pappus (rel 1e-6)."""
     data = {
-        "name": "knob-all-round", "material": "304", "thickness_mm": 4.0,
-        "corner_radius_mm": 3.0, "start": [0.0, -8.0], "default_edge": {"style": "full_round"},
+        "name": "knob-all-round",
+        "material": "304",
+        "thickness_mm": 4.0,
+        "corner_radius_mm": 3.0,
+        "start": [0.0, -8.0],
+        "default_edge": {"style": "full_round"},
         "segments": [
             {"kind": "line", "to": [80.0, -8.0]},
             {"kind": "knob", "to": [80.0, 8.0], "radius_mm": 15.0},
@@ -127,8 +148,9 @@ def test_closed_band_round_the_whole_outline():
     _one_valid_solid(built.solid)
     rep = built.report
     assert rep.n_cutters == 1 and rep.n_runouts == 0
-    assert built.solid.Volume() == pytest.approx(rep.plate_volume_mm3 - rep.pappus_removed_mm3,
-                                                 rel=1e-6)
+    assert built.solid.Volume() == pytest.approx(
+        rep.plate_volume_mm3 - rep.pappus_removed_mm3, rel=1e-6
+    )
 
 
 DATA = __import__("pathlib").Path(__file__).parent / "data"
@@ -146,6 +168,7 @@ def test_regressions_build_valid_with_contours_on_the_surface(name):
     _one_valid_solid(tool.solid)
     shell = cq.Compound.makeCompound(tool.solid.Faces())
     for contour in tool.contours:
-        d = max(shell.distance(cq.Vertex.makeVertex(*map(float, p)))
-                for p in contour.points_mm[::7])
+        d = max(
+            shell.distance(cq.Vertex.makeVertex(*map(float, p))) for p in contour.points_mm[::7]
+        )
         assert d < 0.01, contour.name

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from profile_factory import blade_dict
 
 from iastm_tools import Tool
 from iastm_tools.errors import IastmError, ProfileError
+from profile_factory import blade_dict
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0+local"
 
-from .errors import IastmError, ProfileError  # noqa: E402
+from .errors import IastmError, ProfileError
 
 __all__ = ["IastmError", "ProfileError", "Tool", "__version__"]
 

@@ -45,8 +45,10 @@ def main(argv: list[str] | None = None) -> int:
             return exc.exit_code
         if os.environ.get("IASTM_DEBUG"):
             raise
-        print(f"internal error: {type(exc).__name__}: {exc} (set IASTM_DEBUG=1 for details)",
-              file=sys.stderr)
+        print(
+            f"internal error: {type(exc).__name__}: {exc} (set IASTM_DEBUG=1 for details)",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

@@ -32,9 +32,14 @@ def _table(rows: list[dict], columns: list[tuple[str, str]]) -> str:
 
 
 _LIST_COLUMNS = [
-    ("name", "name"), ("family", "family"), ("material", "grade"),
-    ("length_mm", "length mm"), ("width_mm", "width mm"), ("thickness_mm", "thick mm"),
-    ("mass_g", "mass g"), ("working_edges", "working edges"),
+    ("name", "name"),
+    ("family", "family"),
+    ("material", "grade"),
+    ("length_mm", "length mm"),
+    ("width_mm", "width mm"),
+    ("thickness_mm", "thick mm"),
+    ("mass_g", "mass g"),
+    ("working_edges", "working edges"),
 ]
 
 
@@ -43,9 +48,15 @@ def _progress(total: int, label: str):
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-    return Progress(TextColumn(label), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                    TimeRemainingColumn(), console=Console(stderr=True),
-                    disable=not sys.stderr.isatty(), transient=True)
+    return Progress(
+        TextColumn(label),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        disable=not sys.stderr.isatty(),
+        transient=True,
+    )
 
 
 def register(app: typer.Typer) -> None:
@@ -53,8 +64,10 @@ def register(app: typer.Typer) -> None:
 
     @app.command("list")
     def list_cmd(
-        directory: Annotated[Path | None, typer.Option("--dir", help="Profile folder "
-                             "(default: $IASTM_PROFILES or ./profiles).")] = None,
+        directory: Annotated[
+            Path | None,
+            typer.Option("--dir", help="Profile folder (default: $IASTM_PROFILES or ./profiles)."),
+        ] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     ) -> None:
         """List the library profiles with key dimensions (mm) and mass (g)."""
@@ -82,39 +95,64 @@ def register(app: typer.Typer) -> None:
         data = tool.summary()
         data["material_density_g_cm3"] = tool.profile.material.density_g_cm3
         data["material_source"] = tool.profile.material.source
-        data["build"] = {k: round(v, 4) if isinstance(v, float) else v
-                         for k, v in vars(tool.built.report).items()}
+        data["build"] = {
+            k: round(v, 4) if isinstance(v, float) else v
+            for k, v in vars(tool.built.report).items()
+        }
         data["contours"] = [c.summary() for c in tool.contours]
         if as_json:
             _echo_json(data)
             return
         typer.echo(f"{tool.name} rev {tool.profile.revision}: {tool.profile.description}")
         typer.echo(f"  family     {tool.profile.family}")
-        typer.echo(f"  material   {tool.profile.material.grade} "
-                   f"({tool.profile.material.density_g_cm3} g/cm^3)")
-        typer.echo(f"  size       {data['length_mm']} x {data['width_mm']} x "
-                   f"{data['thickness_mm']} mm, plan area {data['plan_area_mm2']} mm^2")
+        typer.echo(
+            f"  material   {tool.profile.material.grade} "
+            f"({tool.profile.material.density_g_cm3} g/cm^3)"
+        )
+        typer.echo(
+            f"  size       {data['length_mm']} x {data['width_mm']} x "
+            f"{data['thickness_mm']} mm, plan area {data['plan_area_mm2']} mm^2"
+        )
         typer.echo(f"  volume     {data['volume_mm3']} mm^3, mass {data['mass_g']} g")
         rep = tool.built.report
-        typer.echo(f"  checks     valid single solid; plate volume = plan area x thickness; "
-                   f"{rep.n_cutters} edge sweeps (Pappus {rep.pappus_removed_mm3:.2f} mm^3), "
-                   f"{rep.n_runouts} bevel run-outs ({rep.runout_removed_mm3:.2f} mm^3)")
+        typer.echo(
+            f"  checks     valid single solid; plate volume = plan area x thickness; "
+            f"{rep.n_cutters} edge sweeps (Pappus {rep.pappus_removed_mm3:.2f} mm^3), "
+            f"{rep.n_runouts} bevel run-outs ({rep.runout_removed_mm3:.2f} mm^3)"
+        )
         typer.echo("  working contours:")
-        cols = [("segment", "seg"), ("name", "name"), ("kind", "kind"), ("length_mm", "length mm"),
-                ("radius_mm", "radius mm"), ("style", "style"), ("angle_deg", "angle deg"),
-                ("apex_radius_mm", "apex r mm"), ("bevel_width_mm", "bevel w mm")]
+        cols = [
+            ("segment", "seg"),
+            ("name", "name"),
+            ("kind", "kind"),
+            ("length_mm", "length mm"),
+            ("radius_mm", "radius mm"),
+            ("style", "style"),
+            ("angle_deg", "angle deg"),
+            ("apex_radius_mm", "apex r mm"),
+            ("bevel_width_mm", "bevel w mm"),
+        ]
         typer.echo("    " + _table(data["contours"], cols).replace("\n", "\n    "))
 
     @app.command("export")
     def export_cmd(
         profiles: Annotated[list[str], typer.Argument(help="Profile files or library names.")],
-        out: Annotated[Path, typer.Option("--out", help="Output folder; one sub-folder "
-                       "per tool.")] = Path("exports"),
-        formats: Annotated[str, typer.Option("--formats", help="Comma-separated subset of "
-                           + ",".join(ALL_FORMATS))] = ",".join(ALL_FORMATS),
-        step_schema: Annotated[str, typer.Option("--step-schema", help="ap214 or ap242.")] = "ap214",
-        stl_tolerance: Annotated[float, typer.Option("--stl-tolerance", help="Absolute chordal "
-                                 "tolerance of STL/3MF meshes (mm).")] = 0.01,
+        out: Annotated[
+            Path, typer.Option("--out", help="Output folder; one sub-folder per tool.")
+        ] = Path("exports"),
+        formats: Annotated[
+            str,
+            typer.Option("--formats", help="Comma-separated subset of " + ",".join(ALL_FORMATS)),
+        ] = ",".join(ALL_FORMATS),
+        step_schema: Annotated[
+            str, typer.Option("--step-schema", help="ap214 or ap242.")
+        ] = "ap214",
+        stl_tolerance: Annotated[
+            float,
+            typer.Option(
+                "--stl-tolerance", help="Absolute chordal tolerance of STL/3MF meshes (mm)."
+            ),
+        ] = 0.01,
         force: Annotated[bool, typer.Option("--force", help="Replace existing bundles.")] = False,
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     ) -> None:
@@ -152,8 +190,10 @@ def _prepare_export(profiles: list[str], out: Path, formats: str, force: bool):
     fmts = [f.strip().lower() for f in formats.split(",") if f.strip()]
     bad = [f for f in fmts if f not in ALL_FORMATS]
     if bad or not fmts:
-        raise IastmError(f"--formats: unknown format {', '.join(bad) or '(empty)'}; "
-                         f"allowed: {', '.join(ALL_FORMATS)}")
+        raise IastmError(
+            f"--formats: unknown format {', '.join(bad) or '(empty)'}; "
+            f"allowed: {', '.join(ALL_FORMATS)}"
+        )
     tools = [Tool.from_profile(find_profile(p)) for p in profiles]
     names = [t.name for t in tools]
     dupes = sorted({n for n in names if names.count(n) > 1})
@@ -164,8 +204,10 @@ def _prepare_export(profiles: list[str], out: Path, formats: str, force: bool):
     if not force:
         existing = [str(out / n) for n in names if (out / n).exists()]
         if existing:
-            raise IastmError(f"{existing[0]}: bundle exists; pass --force to overwrite"
-                             + (f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""))
+            raise IastmError(
+                f"{existing[0]}: bundle exists; pass --force to overwrite"
+                + (f" (and {len(existing) - 1} more)" if len(existing) > 1 else "")
+            )
     return tools, fmts
 
 
@@ -176,9 +218,15 @@ def _export_all(tools, out: Path, fmts: list[str], schema: str, tol: float, forc
     with _progress(len(tools), "exporting") as bar:
         task = bar.add_task("export", total=len(tools))
         for tool in tools:
-            res = export_bundle(tool, out, formats=fmts, step_schema=schema,
-                                stl_tolerance_mm=tol, force=force)
-            results.append({"name": tool.name, "directory": str(res.directory),
-                            "files": sorted(p.name for p in res.paths.values())})
+            res = export_bundle(
+                tool, out, formats=fmts, step_schema=schema, stl_tolerance_mm=tol, force=force
+            )
+            results.append(
+                {
+                    "name": tool.name,
+                    "directory": str(res.directory),
+                    "files": sorted(p.name for p in res.paths.values()),
+                }
+            )
             bar.advance(task)
     return results

@@ -90,8 +90,9 @@ def _curve_kind(profile: Profile, index: int) -> str:
     return seg.kind
 
 
-def working_contours(profile: Profile, outline: Outline,
-                     spacing_mm: float = DEFAULT_SPACING_MM) -> tuple[Contour, ...]:
+def working_contours(
+    profile: Profile, outline: Outline, spacing_mm: float = DEFAULT_SPACING_MM
+) -> tuple[Contour, ...]:
     """Contours of every working edge of ``profile``, in segment order."""
     if not spacing_mm > 0:
         raise ValueError(f"spacing_mm must be > 0 (got {spacing_mm!r})")
@@ -121,17 +122,19 @@ def working_contours(profile: Profile, outline: Outline,
         if prim.is_arc:  # exact arc length of the apex line
             arc = t * apex_len
         zeros = np.zeros((n, 1))
-        out.append(Contour(
-            name=seg.label or f"edge{i}",
-            segment_index=i,
-            kind=_curve_kind(profile, i),
-            label=seg.label,
-            points_mm=pts,
-            normals=np.hstack([nrm, zeros]),
-            tangents=np.hstack([tan, zeros]),
-            curvature_per_mm=np.full(n, k_apex),
-            arc_length_mm=arc,
-            section=sec,
-            ends=(None, None) if ends is None else (ends.start, ends.end),
-        ))
+        out.append(
+            Contour(
+                name=seg.label or f"edge{i}",
+                segment_index=i,
+                kind=_curve_kind(profile, i),
+                label=seg.label,
+                points_mm=pts,
+                normals=np.hstack([nrm, zeros]),
+                tangents=np.hstack([tan, zeros]),
+                curvature_per_mm=np.full(n, k_apex),
+                arc_length_mm=arc,
+                section=sec,
+                ends=(None, None) if ends is None else (ends.start, ends.end),
+            )
+        )
     return tuple(out)

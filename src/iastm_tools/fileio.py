@@ -26,7 +26,9 @@ def write_atomic(path: Path, write: Callable[[Path], None], *, force: bool = Fal
     if path.exists() and not force:
         raise OutputExistsError(f"{path}: exists; pass --force (force=True) to overwrite")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent
+    )
     os.close(fd)
     tmp_path = Path(tmp)
     try:

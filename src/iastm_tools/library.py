@@ -46,7 +46,9 @@ def library_paths(directory: Path | None = None) -> list[Path]:
     """Sorted profile files of the library (raises IastmError if there are none)."""
     directory = Path(directory) if directory else profiles_dir()
     if not directory.is_dir():
-        raise IastmError(f"{directory}: profile folder not found (set IASTM_PROFILES or pass --dir)")
+        raise IastmError(
+            f"{directory}: profile folder not found (set IASTM_PROFILES or pass --dir)"
+        )
     paths = sorted(directory.glob("*.toml"))
     if not paths:
         raise IastmError(f"{directory}: no *.toml profiles in this folder")
@@ -65,7 +67,9 @@ def find_profile(name_or_path: str | Path, directory: Path | None = None) -> Pat
     if candidate.exists():
         return candidate
     names = ", ".join(q.stem for q in sorted(directory.glob("*.toml")))
-    raise IastmError(f"{name_or_path}: no such profile in {directory}; available: {names or 'none'}")
+    raise IastmError(
+        f"{name_or_path}: no such profile in {directory}; available: {names or 'none'}"
+    )
 
 
 def profile_key(profile: Profile) -> str:
@@ -80,8 +84,9 @@ def _figures(path: str) -> dict[str, Any]:
     return Tool.from_profile(path).summary()
 
 
-def library_summaries(paths: list[Path], workers: int = 2,
-                      progress: Any = None) -> list[dict[str, Any]]:
+def library_summaries(
+    paths: list[Path], workers: int = 2, progress: Any = None
+) -> list[dict[str, Any]]:
     """Key figures (dimensions, volume, mass) of each profile, cached by content.
 
     The volume needs the CAD solid; figures are cached under :func:`cache_dir` keyed by
@@ -112,8 +117,11 @@ def library_summaries(paths: list[Path], workers: int = 2,
                 results = list(ex.map(_figures, [str(paths[i]) for i in missing]))
         for i, res in zip(missing, results, strict=True):
             out[i] = res
-            write_text_atomic(store / f"{profile_key(profiles[i])}.json",
-                              json.dumps(res, sort_keys=True), force=True)
+            write_text_atomic(
+                store / f"{profile_key(profiles[i])}.json",
+                json.dumps(res, sort_keys=True),
+                force=True,
+            )
             if progress is not None:
                 progress()
     return [o for o in out if o is not None]

@@ -33,14 +33,34 @@ _DENSITY_SOURCE = (
 MATERIALS: dict[str, Material] = {
     m.grade: m
     for m in (
-        Material("304", 7.93, "AISI 304 austenitic stainless (1.4301)",
-                 "AISI 304, plate to ASTM A240", _DENSITY_SOURCE),
-        Material("316L", 7.98, "AISI 316L austenitic stainless, low carbon (1.4404)",
-                 "AISI 316L, plate to ASTM A240; surgical per ASTM F899", _DENSITY_SOURCE),
-        Material("420", 7.74, "AISI 420 martensitic stainless, hardenable (1.4021)",
-                 "AISI 420 per ASTM F899", _DENSITY_SOURCE),
-        Material("17-4PH", 7.75, "17-4PH precipitation-hardening stainless (1.4542)",
-                 "17-4PH (UNS S17400) per ASTM A693 / F899", _DENSITY_SOURCE),
+        Material(
+            "304",
+            7.93,
+            "AISI 304 austenitic stainless (1.4301)",
+            "AISI 304, plate to ASTM A240",
+            _DENSITY_SOURCE,
+        ),
+        Material(
+            "316L",
+            7.98,
+            "AISI 316L austenitic stainless, low carbon (1.4404)",
+            "AISI 316L, plate to ASTM A240; surgical per ASTM F899",
+            _DENSITY_SOURCE,
+        ),
+        Material(
+            "420",
+            7.74,
+            "AISI 420 martensitic stainless, hardenable (1.4021)",
+            "AISI 420 per ASTM F899",
+            _DENSITY_SOURCE,
+        ),
+        Material(
+            "17-4PH",
+            7.75,
+            "17-4PH precipitation-hardening stainless (1.4542)",
+            "17-4PH (UNS S17400) per ASTM A693 / F899",
+            _DENSITY_SOURCE,
+        ),
     )
 }
 

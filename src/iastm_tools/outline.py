@@ -75,7 +75,9 @@ class Prim:
         if self.is_arc:
             a = self.a0_rad + self.sweep_rad * t
             c = np.asarray(self.center)
-            return np.stack([c[0] + self.radius_mm * np.cos(a), c[1] + self.radius_mm * np.sin(a)], -1)
+            return np.stack(
+                [c[0] + self.radius_mm * np.cos(a), c[1] + self.radius_mm * np.sin(a)], -1
+            )
         p0, p1 = np.asarray(self.p0), np.asarray(self.p1)
         return p0 + (p1 - p0) * t[..., None]
 
@@ -158,8 +160,12 @@ class Outline:
     def bbox_mm(self) -> tuple[float, float, float, float]:
         """(xmin, ymin, xmax, ymax) of the outline (mm)."""
         poly = self.polygon(0.001)
-        return (float(poly[:, 0].min()), float(poly[:, 1].min()),
-                float(poly[:, 0].max()), float(poly[:, 1].max()))
+        return (
+            float(poly[:, 0].min()),
+            float(poly[:, 1].min()),
+            float(poly[:, 0].max()),
+            float(poly[:, 1].max()),
+        )
 
 
 # --------------------------------------------------------------------------------------
@@ -185,17 +191,25 @@ def _raw_prim(seg: Segment, p0: np.ndarray, index: int, source: str) -> Prim:
     d = float(np.linalg.norm(chord))
     where = f"segments[{index}]"
     if d < 1e-6:
-        raise ProfileError(f"{where}.to", "zero-length segment (ends where it starts)",
-                           value=list(seg.to), allowed="a point different from the previous one",
-                           source=source or None)
+        raise ProfileError(
+            f"{where}.to",
+            "zero-length segment (ends where it starts)",
+            value=list(seg.to),
+            allowed="a point different from the previous one",
+            source=source or None,
+        )
     owner: Owner = ("segment", index)
     if seg.kind == "line":
         return Prim(owner, _f2(p0), _f2(p1))
     r = seg.radius_mm
     if d > 2.0 * r * (1.0 + 1e-9):
-        raise ProfileError(f"{where}.radius_mm", "radius too small for the distance between "
-                           "the segment's end points", value=r,
-                           allowed=f">= {d / 2.0:.4f} mm (half the chord)", source=source or None)
+        raise ProfileError(
+            f"{where}.radius_mm",
+            "radius too small for the distance between the segment's end points",
+            value=r,
+            allowed=f">= {d / 2.0:.4f} mm (half the chord)",
+            source=source or None,
+        )
     half = min(1.0, d / (2.0 * r))
     beta = math.asin(half)
     h = math.sqrt(max(0.0, r * r - (d / 2.0) ** 2))
@@ -295,8 +309,15 @@ def _trim(p: Prim, t0: float, t1: float) -> Prim:
     q0, q1 = p.point(t0), p.point(t1)
     if not p.is_arc:
         return Prim(p.owner, _f2(q0), _f2(q1))
-    return Prim(p.owner, _f2(q0), _f2(q1), p.center, p.radius_mm,
-                p.a0_rad + p.sweep_rad * t0, p.sweep_rad * (t1 - t0))
+    return Prim(
+        p.owner,
+        _f2(q0),
+        _f2(q1),
+        p.center,
+        p.radius_mm,
+        p.a0_rad + p.sweep_rad * t0,
+        p.sweep_rad * (t1 - t0),
+    )
 
 
 def build_outline(profile: Profile) -> Outline:
@@ -311,9 +332,13 @@ def build_outline(profile: Profile) -> Outline:
     end = np.asarray(segs[-1].to, dtype=float)
     start = np.asarray(profile.start, dtype=float)
     if float(np.linalg.norm(end - start)) > CLOSURE_TOL_MM:
-        raise ProfileError(f"segments[{n - 1}].to", "outline is not closed: the last segment "
-                           "must end at 'start'", value=list(segs[-1].to),
-                           allowed=f"{list(profile.start)}", source=src)
+        raise ProfileError(
+            f"segments[{n - 1}].to",
+            "outline is not closed: the last segment must end at 'start'",
+            value=list(segs[-1].to),
+            allowed=f"{list(profile.start)}",
+            source=src,
+        )
     raw: list[Prim] = []
     p = start
     for i, seg in enumerate(segs):
@@ -344,9 +369,14 @@ def build_outline(profile: Profile) -> Outline:
             if best is None or score < best[0]:
                 best = (score, c, fa, fb, ua, ub)
         if best is None:
-            raise ProfileError(field, "corner blend does not fit between the neighbouring "
-                               f"segments {i} and {(i + 1) % n}", value=r,
-                               allowed="a smaller radius", source=src)
+            raise ProfileError(
+                field,
+                "corner blend does not fit between the neighbouring "
+                f"segments {i} and {(i + 1) % n}",
+                value=r,
+                allowed="a smaller radius",
+                source=src,
+            )
         _, c, fa, fb, ua, ub = best
         t_end[i] = ua
         t_start[(i + 1) % n] = ub
@@ -358,10 +388,14 @@ def build_outline(profile: Profile) -> Outline:
     prims: list[Prim] = []
     for i in range(n):
         if t_end[i] - t_start[i] < 1e-6 or (t_end[i] - t_start[i]) * raw[i].length_mm < 0.05:
-            raise ProfileError(f"segments[{i}]", "segment is used up by the corner blends at its "
-                               "ends", value=f"{raw[i].length_mm:.3f} mm long",
-                               allowed="a longer segment or smaller corner_radius_mm on it and "
-                               "on the previous segment", source=src)
+            raise ProfileError(
+                f"segments[{i}]",
+                "segment is used up by the corner blends at its ends",
+                value=f"{raw[i].length_mm:.3f} mm long",
+                allowed="a longer segment or smaller corner_radius_mm on it and "
+                "on the previous segment",
+                source=src,
+            )
         prims.append(_trim(raw[i], t_start[i], t_end[i]))
         if i in corners:
             prims.append(corners[i])
@@ -450,17 +484,29 @@ def validate_outline(profile: Profile) -> Outline:
     poly = outline.polygon()
     ring = Polygon(poly)
     if not ring.is_valid:
-        raise ProfileError("segments", "outline intersects itself", allowed="a simple closed "
-                           "outline (check the order of the points and the arc senses)", source=src)
+        raise ProfileError(
+            "segments",
+            "outline intersects itself",
+            allowed="a simple closed outline (check the order of the points and the arc senses)",
+            source=src,
+        )
     if outline.area_mm2 <= 0:
-        raise ProfileError("segments", "outline runs clockwise", value=f"area {outline.area_mm2:.1f} mm^2",
-                           allowed="counter-clockwise order seen from +Z (interior on the left)",
-                           source=src)
+        raise ProfileError(
+            "segments",
+            "outline runs clockwise",
+            value=f"area {outline.area_mm2:.1f} mm^2",
+            allowed="counter-clockwise order seen from +Z (interior on the left)",
+            source=src,
+        )
     xmin, ymin, xmax, ymax = outline.bbox_mm
     if max(xmax - xmin, ymax - ymin) > MAX_EXTENT:
-        raise ProfileError("segments", "outline larger than a hand-held instrument",
-                           value=f"{xmax - xmin:.1f} x {ymax - ymin:.1f} mm",
-                           allowed=f"at most {MAX_EXTENT:g} mm in each direction", source=src)
+        raise ProfileError(
+            "segments",
+            "outline larger than a hand-held instrument",
+            value=f"{xmax - xmin:.1f} x {ymax - ymin:.1f} mm",
+            allowed=f"at most {MAX_EXTENT:g} mm in each direction",
+            source=src,
+        )
     boundary = ring.exterior
     t = profile.thickness_mm
     for i, seg in enumerate(profile.segments):
@@ -470,37 +516,56 @@ def validate_outline(profile: Profile) -> Outline:
             continue
         prim = outline.for_segment(i)
         if prim.is_arc and prim.curvature_per_mm > 0 and reach >= 0.9 * prim.radius_mm:
-            raise ProfileError(f"segments[{i}].edge", "bevel is wider than the radius of the "
-                               "convex segment it follows", value=f"bevel width {reach:.2f} mm",
-                               allowed=f"< {0.9 * prim.radius_mm:.2f} mm (steeper angle_deg, "
-                               "thinner plate or larger radius_mm)", source=src)
+            raise ProfileError(
+                f"segments[{i}].edge",
+                "bevel is wider than the radius of the convex segment it follows",
+                value=f"bevel width {reach:.2f} mm",
+                allowed=f"< {0.9 * prim.radius_mm:.2f} mm (steeper angle_deg, "
+                "thinner plate or larger radius_mm)",
+                source=src,
+            )
         # the band of material the edge occupies must not reach the far side of the plate
         ts = np.linspace(0.2, 0.8, 7) if prim.length_mm > 4 * reach else np.array([0.5])
         for q in prim.point(ts) - (reach + 0.5) * prim.normal_out(ts):
             pt = Point(q)
             if not ring.contains(pt) or boundary.distance(pt) < 0.5:
-                raise ProfileError(f"segments[{i}].edge", "bevel is wider than the plate allows "
-                                   "here: it would reach the opposite edge",
-                                   value=f"bevel width {reach:.2f} mm",
-                                   allowed="a narrower bevel (steeper angle_deg or thinner "
-                                   "plate) or a wider outline", source=src)
+                raise ProfileError(
+                    f"segments[{i}].edge",
+                    "bevel is wider than the plate allows here: it would reach the opposite edge",
+                    value=f"bevel width {reach:.2f} mm",
+                    allowed="a narrower bevel (steeper angle_deg or thinner "
+                    "plate) or a wider outline",
+                    source=src,
+                )
         for j in (i - 1) % len(profile.segments), i:  # corners at the start and end
             corner = outline.corner(j)
             if corner is None:
                 continue
-            other = profile.segments[(j + 1) % len(profile.segments)] if j == i else profile.segments[j]
-            if other.edge == seg.edge and corner.curvature_per_mm > 0 and reach >= 0.9 * corner.radius_mm:
-                raise ProfileError(f"segments[{j}].corner_radius_mm", "corner blend is tighter than "
-                                   "the bevel that runs round it", value=corner.radius_mm,
-                                   allowed=f"> {reach / 0.9:.2f} mm (the bevel width / 0.9)", source=src)
+            other = (
+                profile.segments[(j + 1) % len(profile.segments)] if j == i else profile.segments[j]
+            )
+            if (
+                other.edge == seg.edge
+                and corner.curvature_per_mm > 0
+                and reach >= 0.9 * corner.radius_mm
+            ):
+                raise ProfileError(
+                    f"segments[{j}].corner_radius_mm",
+                    "corner blend is tighter than the bevel that runs round it",
+                    value=corner.radius_mm,
+                    allowed=f"> {reach / 0.9:.2f} mm (the bevel width / 0.9)",
+                    source=src,
+                )
     for i, ends in runout_plan(profile, outline).items():
         full = outline.for_segment(i).length_mm - ends.trim_start_mm - ends.trim_end_mm
         if full < 1.0:
-            raise ProfileError(f"segments[{i}]", "working edge too short for its bevel to run "
-                               "out before the concave corners at its ends",
-                               value=f"{outline.for_segment(i).length_mm:.2f} mm long",
-                               allowed=f"at least {ends.trim_start_mm + ends.trim_end_mm + 1:.2f} mm "
-                               "(or a narrower bevel, or the same edge on the neighbour)",
-                               source=src)
+            raise ProfileError(
+                f"segments[{i}]",
+                "working edge too short for its bevel to run "
+                "out before the concave corners at its ends",
+                value=f"{outline.for_segment(i).length_mm:.2f} mm long",
+                allowed=f"at least {ends.trim_start_mm + ends.trim_end_mm + 1:.2f} mm "
+                "(or a narrower bevel, or the same edge on the neighbour)",
+                source=src,
+            )
     return outline
-

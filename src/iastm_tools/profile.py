@@ -4,7 +4,8 @@ A profile describes one instrument once: name, revision, stainless grade, plate 
 the outline as an ordered closed chain of segments in the plate plane (mm, counter-clockwise
 seen from +Z, interior on the left), the corner blends between segments and, for each
 segment, the cross-section of its edge. Every field is checked on load; any problem raises
-:class:`~iastm_tools.errors.ProfileError` naming the field path (``segments[2].edge.apex_radius_mm``),
+:class:`~iastm_tools.errors.ProfileError` naming the field path
+(``segments[2].edge.apex_radius_mm``),
 the value and what is allowed. Geometric checks that need the whole outline (closure,
 self-intersection, bevel width against the local plate width) live in :mod:`.outline`
 and are run by :func:`load_profile` / :meth:`Profile.from_dict` too, so a ``Profile`` that
@@ -199,8 +200,16 @@ def load_profile(path: str | Path) -> Profile:
 
 
 _TOP_KEYS = {
-    "name", "revision", "description", "family", "material", "thickness_mm",
-    "corner_radius_mm", "start", "default_edge", "segments",
+    "name",
+    "revision",
+    "description",
+    "family",
+    "material",
+    "thickness_mm",
+    "corner_radius_mm",
+    "start",
+    "default_edge",
+    "segments",
 }
 _SEGMENT_KEYS = {"kind", "to", "radius_mm", "sense", "edge", "corner_radius_mm", "label"}
 _EDGE_KEYS = {"style", "angle_deg", "apex_radius_mm", "face", "edge_break_radius_mm", "working"}
@@ -224,10 +233,20 @@ def _require(d: Mapping[str, Any], key: str, where: str, source: str) -> Any:
     return d[key]
 
 
-def _number(value: Any, path: str, source: str, lo: float, hi: float, *,
-            lo_open: bool = False, unit: str = "") -> float:
+def _number(
+    value: Any,
+    path: str,
+    source: str,
+    lo: float,
+    hi: float,
+    *,
+    lo_open: bool = False,
+    unit: str = "",
+) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _err(source, path, "must be a number", value, f"a number in {_range(lo, hi, lo_open, unit)}")
+        raise _err(
+            source, path, "must be a number", value, f"a number in {_range(lo, hi, lo_open, unit)}"
+        )
     v = float(value)
     if not math.isfinite(v):
         raise _err(source, path, "must be finite", value, _range(lo, hi, lo_open, unit))
@@ -241,8 +260,13 @@ def _range(lo: float, hi: float, lo_open: bool, unit: str) -> str:
     return f"{left}{lo:g}, {hi:g}]{' ' + unit if unit else ''}"
 
 
-def _string(value: Any, path: str, source: str, pattern: re.Pattern[str] | None = None,
-            allowed: str = "a string") -> str:
+def _string(
+    value: Any,
+    path: str,
+    source: str,
+    pattern: re.Pattern[str] | None = None,
+    allowed: str = "a string",
+) -> str:
     if not isinstance(value, str):
         raise _err(source, path, "must be a string", value, allowed)
     if pattern is not None and not pattern.match(value):
@@ -276,27 +300,53 @@ def _parse_edge(d: Any, path: str, source: str, thickness_mm: float) -> EdgeSpec
     t = thickness_mm
     if style in ("single_bevel", "double_bevel"):
         used |= {"angle_deg", "apex_radius_mm"}
-        angle = _number(_require(d, "angle_deg", path, source), f"{path}.angle_deg", source,
-                        *BEVEL_ANGLE_RANGE_DEG, unit="deg")
-        apex = _number(_require(d, "apex_radius_mm", path, source), f"{path}.apex_radius_mm",
-                       source, MIN_APEX_RADIUS_MM, t, unit="mm")
+        angle = _number(
+            _require(d, "angle_deg", path, source),
+            f"{path}.angle_deg",
+            source,
+            *BEVEL_ANGLE_RANGE_DEG,
+            unit="deg",
+        )
+        apex = _number(
+            _require(d, "apex_radius_mm", path, source),
+            f"{path}.apex_radius_mm",
+            source,
+            MIN_APEX_RADIUS_MM,
+            t,
+            unit="mm",
+        )
         max_apex = max_apex_radius_mm(style, angle, t)
         if apex > max_apex:
-            raise _err(source, f"{path}.apex_radius_mm", "too large for the thickness and bevel "
-                       "angle (the hone would consume the bevel face)", apex,
-                       f"[{MIN_APEX_RADIUS_MM:g}, {max_apex:.3f}] mm for a {style} of "
-                       f"{angle:g} deg on a {t:g} mm plate")
+            raise _err(
+                source,
+                f"{path}.apex_radius_mm",
+                "too large for the thickness and bevel "
+                "angle (the hone would consume the bevel face)",
+                apex,
+                f"[{MIN_APEX_RADIUS_MM:g}, {max_apex:.3f}] mm for a {style} of "
+                f"{angle:g} deg on a {t:g} mm plate",
+            )
     if style == "single_bevel":
         used.add("face")
         face = _choice(d.get("face", "top"), f"{path}.face", source, ("top", "bottom"))
     if style == "square":
         used.add("edge_break_radius_mm")
-        brk = _number(d.get("edge_break_radius_mm", 0.0), f"{path}.edge_break_radius_mm",
-                      source, 0.0, 0.45 * t, unit="mm (at most 0.45 x thickness)")
+        brk = _number(
+            d.get("edge_break_radius_mm", 0.0),
+            f"{path}.edge_break_radius_mm",
+            source,
+            0.0,
+            0.45 * t,
+            unit="mm (at most 0.45 x thickness)",
+        )
     for key in d:
         if key not in used:
-            raise _err(source, f"{path}.{key}", f"not used by style {style!r}",
-                       allowed=", ".join(sorted(used)))
+            raise _err(
+                source,
+                f"{path}.{key}",
+                f"not used by style {style!r}",
+                allowed=", ".join(sorted(used)),
+            )
     working = d.get("working", working_default)
     if not isinstance(working, bool):
         raise _err(source, f"{path}.working", "must be true or false", working)
@@ -324,22 +374,44 @@ def _parse(data: Mapping[str, Any], source: str) -> Profile:
     if not isinstance(data, Mapping):
         raise _err(source, "<root>", "must be a table", allowed="a TOML document")
     _check_keys(data, _TOP_KEYS, "", source)
-    name = _string(_require(data, "name", "", source), "name", source, _NAME_RE,
-                   "lower-case letters, digits, '-' and '_', 1-64 characters")
-    revision = _string(data.get("revision", "A"), "revision", source, _REVISION_RE,
-                       "upper-case letters, digits, '.', '-' (e.g. 'A', 'B2')")
+    name = _string(
+        _require(data, "name", "", source),
+        "name",
+        source,
+        _NAME_RE,
+        "lower-case letters, digits, '-' and '_', 1-64 characters",
+    )
+    revision = _string(
+        data.get("revision", "A"),
+        "revision",
+        source,
+        _REVISION_RE,
+        "upper-case letters, digits, '.', '-' (e.g. 'A', 'B2')",
+    )
     description = _string(data.get("description", ""), "description", source)
     family = _string(data.get("family", ""), "family", source)
     grade = _require(data, "material", "", source)
     try:
         mat = material(str(grade))
     except KeyError:
-        raise _err(source, "material", "unknown stainless grade", grade,
-                   " | ".join(MATERIALS)) from None
-    thickness = _number(_require(data, "thickness_mm", "", source), "thickness_mm", source,
-                        *THICKNESS_RANGE_MM, unit="mm")
-    corner = _number(_require(data, "corner_radius_mm", "", source), "corner_radius_mm", source,
-                     MIN_CORNER_RADIUS_MM, 50.0, unit="mm")
+        raise _err(
+            source, "material", "unknown stainless grade", grade, " | ".join(MATERIALS)
+        ) from None
+    thickness = _number(
+        _require(data, "thickness_mm", "", source),
+        "thickness_mm",
+        source,
+        *THICKNESS_RANGE_MM,
+        unit="mm",
+    )
+    corner = _number(
+        _require(data, "corner_radius_mm", "", source),
+        "corner_radius_mm",
+        source,
+        MIN_CORNER_RADIUS_MM,
+        50.0,
+        unit="mm",
+    )
     start = _point(_require(data, "start", "", source), "start", source)
     default_edge_raw = _require(data, "default_edge", "", source)
     default_edge = _parse_edge(default_edge_raw, "default_edge", source, thickness)
@@ -347,8 +419,13 @@ def _parse(data: Mapping[str, Any], source: str) -> Profile:
     if not isinstance(segs_raw, list) or not all(isinstance(s, Mapping) for s in segs_raw):
         raise _err(source, "segments", "must be an array of tables", allowed="[[segments]] ...")
     if len(segs_raw) < 2:
-        raise _err(source, "segments", "too few segments for a closed outline", len(segs_raw),
-                   "at least 2 (e.g. a tip and an arc), usually 4-12")
+        raise _err(
+            source,
+            "segments",
+            "too few segments for a closed outline",
+            len(segs_raw),
+            "at least 2 (e.g. a tip and an arc), usually 4-12",
+        )
     segments: list[Segment] = []
     for i, s in enumerate(segs_raw):
         p = f"segments[{i}]"
@@ -360,24 +437,47 @@ def _parse(data: Mapping[str, Any], source: str) -> Profile:
         if kind == "line":
             for key in ("radius_mm", "sense"):
                 if key in s:
-                    raise _err(source, f"{p}.{key}", "not used by a line", allowed="kind, to, edge, "
-                               "corner_radius_mm, label")
+                    raise _err(
+                        source,
+                        f"{p}.{key}",
+                        "not used by a line",
+                        allowed="kind, to, edge, corner_radius_mm, label",
+                    )
         else:
             hi = MAX_TIP_RADIUS_MM if kind == "tip" else 1000.0
-            radius = _number(_require(s, "radius_mm", p, source), f"{p}.radius_mm", source,
-                             0.5, hi, unit="mm")
+            radius = _number(
+                _require(s, "radius_mm", p, source), f"{p}.radius_mm", source, 0.5, hi, unit="mm"
+            )
         if kind == "arc":
-            sense = _choice(_require(s, "sense", p, source), f"{p}.sense", source,
-                            ("convex", "concave"))
+            sense = _choice(
+                _require(s, "sense", p, source), f"{p}.sense", source, ("convex", "concave")
+            )
         elif "sense" in s:
             raise _err(source, f"{p}.sense", f"not used by a {kind} (always convex)")
         edge = _parse_edge(s.get("edge", default_edge_raw), f"{p}.edge", source, thickness)
-        cr = _number(s.get("corner_radius_mm", corner), f"{p}.corner_radius_mm", source,
-                     MIN_CORNER_RADIUS_MM, 50.0, unit="mm")
+        cr = _number(
+            s.get("corner_radius_mm", corner),
+            f"{p}.corner_radius_mm",
+            source,
+            MIN_CORNER_RADIUS_MM,
+            50.0,
+            unit="mm",
+        )
         label = _string(s.get("label", ""), f"{p}.label", source)
         segments.append(Segment(kind, to, edge, cr, radius, sense, label))  # type: ignore[arg-type]
-    return Profile(name, revision, description, family, mat, thickness, corner, start,
-                   default_edge, tuple(segments), source)
+    return Profile(
+        name,
+        revision,
+        description,
+        family,
+        mat,
+        thickness,
+        corner,
+        start,
+        default_edge,
+        tuple(segments),
+        source,
+    )
 
 
 _PATH_TOKEN = re.compile(r"([^.\[\]]+)|\[(\d+)\]")

@@ -45,7 +45,9 @@ class SectionPiece:
         ccw = (am - a0) % (2 * math.pi) < (a1 - a0) % (2 * math.pi)
         sweep = (a1 - a0) % (2 * math.pi) if ccw else -((a0 - a1) % (2 * math.pi))
         ang = a0 + sweep * t
-        return np.stack([c[0] + self.radius_mm * np.cos(ang), c[1] + self.radius_mm * np.sin(ang)], -1)
+        return np.stack(
+            [c[0] + self.radius_mm * np.cos(ang), c[1] + self.radius_mm * np.sin(ang)], -1
+        )
 
 
 @dataclass(frozen=True)
@@ -97,8 +99,17 @@ class EdgeSection:
             return 0.0
         curve = np.concatenate([p.sample(2000 if p.center is not None else 1) for p in self.pieces])
         top, bottom = curve[0], curve[-1]
-        ring = np.concatenate([curve, [[bottom[0], 0.0], [0.0, 0.0], [0.0, self.thickness_mm],
-                                       [top[0], self.thickness_mm]]])
+        ring = np.concatenate(
+            [
+                curve,
+                [
+                    [bottom[0], 0.0],
+                    [0.0, 0.0],
+                    [0.0, self.thickness_mm],
+                    [top[0], self.thickness_mm],
+                ],
+            ]
+        )
         x, y = ring[:, 0], ring[:, 1]
         return float(abs(0.5 * np.sum(x * np.roll(y, -1) - np.roll(x, -1) * y)))
 
@@ -131,11 +142,21 @@ def edge_section(spec: EdgeSpec, thickness_mm: float) -> EdgeSection:
         if r <= 0:
             return EdgeSection(s, t, 90.0, 0.0, "", (), 0.0, (0.0, 0.5 * t))
         pieces = (
-            SectionPiece((-r, t), (0.0, t - r), _tp(np.array([-r, t - r]) + r * np.array([math.sqrt(0.5)] * 2)),
-                         (-r, t - r), r),
+            SectionPiece(
+                (-r, t),
+                (0.0, t - r),
+                _tp(np.array([-r, t - r]) + r * np.array([math.sqrt(0.5)] * 2)),
+                (-r, t - r),
+                r,
+            ),
             SectionPiece((0.0, t - r), (0.0, r)),
-            SectionPiece((0.0, r), (-r, 0.0), _tp(np.array([-r, r]) + r * np.array([math.sqrt(0.5), -math.sqrt(0.5)])),
-                         (-r, r), r),
+            SectionPiece(
+                (0.0, r),
+                (-r, 0.0),
+                _tp(np.array([-r, r]) + r * np.array([math.sqrt(0.5), -math.sqrt(0.5)])),
+                (-r, r),
+                r,
+            ),
         )
         return EdgeSection(s, t, 90.0, r, "", pieces, r, (0.0, 0.5 * t))
     if s == "full_round":
@@ -158,9 +179,13 @@ def edge_section(spec: EdgeSpec, thickness_mm: float) -> EdgeSection:
         apex_pt = (float(c[0] + r), float(c[1]))
         if spec.face == "bottom":  # mirror v -> T - v and reverse so it still runs top->bottom
             pieces = tuple(
-                SectionPiece(_mirror(p.b, t), _mirror(p.a, t),
-                             None if p.mid is None else _mirror(p.mid, t),
-                             None if p.center is None else _mirror(p.center, t), p.radius_mm)
+                SectionPiece(
+                    _mirror(p.b, t),
+                    _mirror(p.a, t),
+                    None if p.mid is None else _mirror(p.mid, t),
+                    None if p.center is None else _mirror(p.center, t),
+                    p.radius_mm,
+                )
                 for p in reversed(pieces)
             )
             apex_pt = _mirror(apex_pt, t)

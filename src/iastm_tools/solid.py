@@ -19,6 +19,7 @@ volume (removed section area x path length of its centroid) of every cutter.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -88,9 +89,15 @@ def _cutter_points(sec: EdgeSection):
             items.append(("arc", piece.a, piece.mid, piece.b))
     top = sec.pieces[0].a
     bottom = sec.pieces[-1].b
-    corners = [bottom, (bottom[0], -CUTTER_Z_MM), (CUTTER_OUT_MM, -CUTTER_Z_MM),
-               (CUTTER_OUT_MM, t + CUTTER_Z_MM), (top[0], t + CUTTER_Z_MM), top]
-    for a, b in zip(corners[:-1], corners[1:], strict=True):
+    corners = [
+        bottom,
+        (bottom[0], -CUTTER_Z_MM),
+        (CUTTER_OUT_MM, -CUTTER_Z_MM),
+        (CUTTER_OUT_MM, t + CUTTER_Z_MM),
+        (top[0], t + CUTTER_Z_MM),
+        top,
+    ]
+    for a, b in itertools.pairwise(corners):
         items.append(("line", a, b))
     return items
 
@@ -110,9 +117,17 @@ def _removed_props(sec: EdgeSection) -> tuple[float, float]:
     wire = _wire_from(_cutter_points(sec), lambda p: cq.Vector(p[0], p[1], 0.0))
     face = cq.Face.makeFromWires(wire)
     w = sec.inward_reach_mm + 2.0
-    rect = cq.Face.makeFromWires(cq.Wire.makePolygon(
-        [cq.Vector(-w, 0, 0), cq.Vector(0, 0, 0), cq.Vector(0, sec.thickness_mm, 0),
-         cq.Vector(-w, sec.thickness_mm, 0)], close=True))
+    rect = cq.Face.makeFromWires(
+        cq.Wire.makePolygon(
+            [
+                cq.Vector(-w, 0, 0),
+                cq.Vector(0, 0, 0),
+                cq.Vector(0, sec.thickness_mm, 0),
+                cq.Vector(-w, sec.thickness_mm, 0),
+            ],
+            close=True,
+        )
+    )
     inside = face.intersect(rect)
     area = inside.Area()
     if area <= 0:
@@ -140,7 +155,9 @@ def _sweep(prim: Prim, sec: EdgeSection) -> cq.Solid:
         return cq.Solid.extrudeLinear(wire, [], cq.Vector(float(d[0]), float(d[1]), 0.0))
     c = prim.center
     axis_end = (c[0], c[1], 1.0 if prim.sweep_rad > 0 else -1.0)
-    return cq.Solid.revolve(wire, [], math.degrees(abs(prim.sweep_rad)), (c[0], c[1], 0.0), axis_end)
+    return cq.Solid.revolve(
+        wire, [], math.degrees(abs(prim.sweep_rad)), (c[0], c[1], 0.0), axis_end
+    )
 
 
 def _runout(prim: Prim, sec: EdgeSection, at_end: bool, rho_mm: float) -> cq.Solid:
@@ -176,12 +193,15 @@ def _chains(pieces: list[tuple[Prim, EdgeSpec | None, str]]):
             yield [p for p, _, _ in pieces], specs[0], pieces[0][2]
         return
     # start at a boundary between different sections so no chain wraps unseen
-    start = next((k for k in range(m) if specs[k] != specs[k - 1]
-                  or not _joined(prims[k - 1], prims[k])), 0)
+    start = next(
+        (k for k in range(m) if specs[k] != specs[k - 1] or not _joined(prims[k - 1], prims[k])), 0
+    )
     order = [(start + j) % m for j in range(m)]
     chain: list[int] = []
     for k in order:
-        if chain and (specs[k] != specs[chain[-1]] or not _joined(pieces[chain[-1]][0], pieces[k][0])):
+        if chain and (
+            specs[k] != specs[chain[-1]] or not _joined(pieces[chain[-1]][0], pieces[k][0])
+        ):
             if specs[chain[0]] is not None:
                 yield [pieces[j][0] for j in chain], specs[chain[0]], pieces[chain[0]][2]
             chain = []
@@ -252,19 +272,27 @@ def _checked_cut(solid: cq.Solid, tools: list[cq.Solid], step: str, src: str | N
     try:
         result = _cut(solid, tools)
     except Exception as exc:
-        raise ProfileError("segments", f"the CAD kernel failed at step '{step}': {exc}",
-                           allowed="a geometry whose edges fit the plate; try smaller bevels "
-                           "or larger corner radii", source=src) from exc
+        raise ProfileError(
+            "segments",
+            f"the CAD kernel failed at step '{step}': {exc}",
+            allowed="a geometry whose edges fit the plate; try smaller bevels "
+            "or larger corner radii",
+            source=src,
+        ) from exc
     return _gate(result, step, "segments", src)
 
 
 def _gate(shape: cq.Shape, step: str, field: str, src: str | None) -> cq.Solid:
     solids = shape.Solids()
     if len(solids) != 1 or not shape.isValid() or solids[0].Volume() <= 0:
-        raise ProfileError(field, f"the CAD kernel could not build a valid solid at step "
-                           f"'{step}' ({len(solids)} solids, valid={shape.isValid()})",
-                           allowed="a geometry whose edges fit the plate; try smaller bevels "
-                           "or larger corner radii", source=src)
+        raise ProfileError(
+            field,
+            f"the CAD kernel could not build a valid solid at step "
+            f"'{step}' ({len(solids)} solids, valid={shape.isValid()})",
+            allowed="a geometry whose edges fit the plate; try smaller bevels "
+            "or larger corner radii",
+            source=src,
+        )
     return solids[0]
 
 
@@ -292,13 +320,18 @@ def build(profile: Profile, outline: Outline | None = None, *, with_runouts: boo
         face = cq.Face.makeFromWires(outline_wire(outline))
         plate = cq.Solid.extrudeLinear(outline_wire(outline), [], cq.Vector(0, 0, t))
     except Exception as exc:  # OCCT raises its own types; keep them away from users
-        raise ProfileError("segments", f"the CAD kernel rejected the outline: {exc}", source=src) from exc
+        raise ProfileError(
+            "segments", f"the CAD kernel rejected the outline: {exc}", source=src
+        ) from exc
     plate = _gate(plate, "plate", "segments", src)
     v_plate = plate.Volume()
     v_analytic = outline.area_mm2 * t
     if abs(v_plate - v_analytic) > VOLUME_RTOL * v_analytic:
-        raise ProfileError("segments", f"plate volume {v_plate:.6f} mm^3 differs from the "
-                           f"analytic {v_analytic:.6f} mm^3", source=src)
+        raise ProfileError(
+            "segments",
+            f"plate volume {v_plate:.6f} mm^3 differs from the analytic {v_analytic:.6f} mm^3",
+            source=src,
+        )
 
     # the section every piece of the outline gets, and the path that carries it
     pieces: list[tuple[Prim, EdgeSpec | None, str]] = []
@@ -318,8 +351,9 @@ def build(profile: Profile, outline: Outline | None = None, *, with_runouts: boo
                         if mode is not None:
                             runouts.append(_runout(path, sec, at_end, ends.rho_mm))
                 except Exception as exc:
-                    raise ProfileError(field, f"could not build the bevel run-out: {exc}",
-                                       source=src) from exc
+                    raise ProfileError(
+                        field, f"could not build the bevel run-out: {exc}", source=src
+                    ) from exc
                 prim = path
         else:
             spec = _corner_spec(profile.segments[idx].edge, profile.segments[(idx + 1) % n].edge)
@@ -335,7 +369,9 @@ def build(profile: Profile, outline: Outline | None = None, *, with_runouts: boo
         try:
             cutters.append(_sweep(chain[0], sec) if len(chain) == 1 else _pipe(chain, sec))
         except Exception as exc:
-            raise ProfileError(field, f"could not sweep the edge section: {exc}", source=src) from exc
+            raise ProfileError(
+                field, f"could not sweep the edge section: {exc}", source=src
+            ) from exc
         area, u_c = _removed_props(sec)
         for prim in chain:
             if prim.is_arc:
@@ -356,11 +392,21 @@ def build(profile: Profile, outline: Outline | None = None, *, with_runouts: boo
     v_final = solid.Volume()
     tol = VOLUME_RTOL * v_plate
     if not (v_runout - removed - tol <= v_final <= v_plate - removed + tol):
-        raise ProfileError("segments", "edge sections overlap or were not machined: volume "
-                           f"{v_final:.4f} mm^3 is outside the Pappus bounds "
-                           f"[{v_runout - removed:.4f}, {v_plate - removed:.4f}] mm^3",
-                           allowed="bevels narrower than the plate and its corner blends",
-                           source=src)
-    report = BuildReport(v_plate, v_analytic, removed, v_plate - v_runout, v_final,
-                         len(cutters), len(runouts) if with_runouts else 0)
+        raise ProfileError(
+            "segments",
+            "edge sections overlap or were not machined: volume "
+            f"{v_final:.4f} mm^3 is outside the Pappus bounds "
+            f"[{v_runout - removed:.4f}, {v_plate - removed:.4f}] mm^3",
+            allowed="bevels narrower than the plate and its corner blends",
+            source=src,
+        )
+    report = BuildReport(
+        v_plate,
+        v_analytic,
+        removed,
+        v_plate - v_runout,
+        v_final,
+        len(cutters),
+        len(runouts) if with_runouts else 0,
+    )
     return Built(solid, face, report)
