@@ -11,11 +11,12 @@ class IastmError(ValueError):
     """Bad input: a file, field or argument the user can correct."""
 
 
-class ProfileError(IastmError):
-    """A tool profile is invalid.
+class FieldError(IastmError):
+    """An input file or mapping has a bad field.
 
     ``field`` is the path of the offending field (e.g. ``segments[2].edge.apex_radius_mm``),
-    ``value`` what was given and ``allowed`` what would be accepted.
+    ``value`` what was given, ``allowed`` what would be accepted and ``source`` the file
+    it came from. The message reads ``source: field: what is wrong (got value); allowed: ...``.
     """
 
     def __init__(
@@ -37,6 +38,10 @@ class ProfileError(IastmError):
         if allowed:
             parts.append(f"; allowed: {allowed}")
         super().__init__("".join(parts))
+
+
+class ProfileError(FieldError):
+    """A tool profile is invalid (see :class:`FieldError` for the attributes)."""
 
 
 class OutputExistsError(IastmError):

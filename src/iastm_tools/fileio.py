@@ -16,6 +16,16 @@ from pathlib import Path
 from .errors import OutputExistsError
 
 
+def cache_dir() -> Path:
+    """Folder for derived, rebuildable files: ``$IASTM_CACHE_DIR`` or the user cache dir."""
+    env = os.environ.get("IASTM_CACHE_DIR")
+    if env:
+        return Path(env)
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("iastm_tools"))
+
+
 def write_atomic(path: Path, write: Callable[[Path], None], *, force: bool = False) -> Path:
     """Call ``write(tmp_path)`` then rename ``tmp_path`` to ``path``.
 

@@ -15,20 +15,10 @@ from typing import Any
 
 from . import __version__
 from .errors import IastmError
-from .fileio import write_text_atomic
+from .fileio import cache_dir, write_text_atomic
 from .profile import Profile, load_profile
 
 _PACKAGE_ROOT = Path(__file__).resolve().parent
-
-
-def cache_dir() -> Path:
-    """Directory for derived, rebuildable files (``$IASTM_CACHE_DIR`` or the user cache)."""
-    env = os.environ.get("IASTM_CACHE_DIR")
-    if env:
-        return Path(env)
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("iastm_tools"))
 
 
 def profiles_dir() -> Path:

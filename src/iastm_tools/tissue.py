@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .contact.tissue_stack import Layer, TissueStack
-from .errors import IastmError
+from .errors import FieldError
 
 __all__ = [
     "KGF_PER_CM2_IN_KPA",
@@ -102,33 +102,8 @@ _OVERRIDE_SOURCE = "override: user value"
 Sex = Literal["female", "male"]
 
 
-class TissueError(IastmError):
-    """A tissue file, field or override is invalid.
-
-    ``field`` is the path of the offending value (e.g. ``calf.layers[1].youngs_kpa``),
-    ``value`` what was given, ``allowed`` what would be accepted and ``source`` the file
-    (or "override") it came from.
-    """
-
-    def __init__(
-        self,
-        field: str,
-        message: str,
-        *,
-        value: object = None,
-        allowed: str | None = None,
-        source: str | None = None,
-    ) -> None:
-        self.field = field
-        self.value = value
-        self.allowed = allowed
-        self.source = source
-        parts = [f"{source}: " if source else "", f"{field}: {message}"]
-        if value is not None:
-            parts.append(f" (got {value!r})")
-        if allowed:
-            parts.append(f"; allowed: {allowed}")
-        super().__init__("".join(parts))
+class TissueError(FieldError):
+    """A tissue file, field or override is invalid (``source`` is the file or "override")."""
 
 
 # --------------------------------------------------------------------------- conversions

@@ -29,13 +29,8 @@ def body_scans_dir() -> Path:
 
 def body_cache_dir() -> Path:
     """Cache folder for built bodies (env ``IASTM_CACHE_DIR`` overrides); created if missing."""
-    env = os.environ.get("IASTM_CACHE_DIR")
-    if env:
-        base = Path(env)
-    else:
-        import platformdirs
+    from ..fileio import cache_dir
 
-        base = Path(platformdirs.user_cache_dir("iastm_tools"))
-    path = base / "bodies"
+    path = cache_dir() / "bodies"
     path.mkdir(parents=True, exist_ok=True)
     return path
