@@ -70,13 +70,14 @@ def register(app: typer.Typer) -> None:
         ] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     ) -> None:
-        """List the library profiles with key dimensions (mm) and mass (g)."""
+        """List the library profiles with key dimensions (mm) and mass (g).
+
+        Mass comes from the CAD-free volume (exact plan area and Pappus terms), within
+        0.03 % of the built solid's; ``iastm info`` gives the solid's own figures.
+        """
         from .library import library_paths, library_summaries
 
-        paths = library_paths(directory)
-        with _progress(len(paths), "building") as bar:
-            task = bar.add_task("build", total=len(paths))
-            rows = library_summaries(paths, progress=lambda: bar.advance(task))
+        rows = library_summaries(library_paths(directory))
         if as_json:
             _echo_json(rows)
         else:

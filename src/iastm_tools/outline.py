@@ -20,7 +20,7 @@ from typing import Literal
 import numpy as np
 
 from .errors import ProfileError
-from .profile import Profile, Segment
+from .profile import EdgeSpec, Profile, Segment
 from .section import edge_section
 
 #: Corners whose tangent direction changes by less than this are treated as smooth (deg).
@@ -464,6 +464,69 @@ def runout_plan(profile: Profile, outline: Outline) -> dict[int, EdgeEnds]:
         trims = [run_len + 0.2 if mode == "within" else 0.0 for mode in modes]
         plan[i] = EdgeEnds(modes[0], modes[1], rho, trims[0], trims[1])
     return plan
+
+
+@dataclass(frozen=True)
+class Cut:
+    """One piece of outline machined with one section (``field`` names it for errors)."""
+
+    path: Prim
+    spec: EdgeSpec
+    field: str
+
+
+@dataclass(frozen=True)
+class Runout:
+    """A bevel run-out: section ``spec`` leaving ``path`` at one end on a circle of ``rho_mm``."""
+
+    path: Prim
+    spec: EdgeSpec
+    at_end: bool
+    rho_mm: float
+    field: str
+
+
+def corner_spec(left: EdgeSpec, right: EdgeSpec) -> EdgeSpec | None:
+    """Section of a corner blend between edges ``left`` and ``right`` (None = as cut)."""
+    if left == right:
+        return left
+    for spec in (left, right):
+        if spec.style == "square":
+            return spec
+    return None
+
+
+def machining_plan(profile: Profile, outline: Outline) -> tuple[list[Cut | Prim], list[Runout]]:
+    """What is machined where: for every outline piece (in order) a :class:`Cut`, or the bare
+    :class:`Prim` where nothing is machined; and every bevel :class:`Runout`.
+
+    Pure geometry shared by the solid builder and the CAD-free volume (:mod:`.massprops`).
+    """
+    t = profile.thickness_mm
+    n = len(profile.segments)
+    plan = runout_plan(profile, outline)
+    pieces: list[Cut | Prim] = []
+    runouts: list[Runout] = []
+    for prim in outline.prims:
+        kind, idx = prim.owner
+        path = prim
+        if kind == "segment":
+            spec: EdgeSpec | None = profile.segments[idx].edge
+            field = f"segments[{idx}].edge"
+            ends = plan.get(idx)
+            if ends is not None:
+                path = ends.full_section(prim)
+                for at_end, mode in ((False, ends.start), (True, ends.end)):
+                    if mode is not None:
+                        runouts.append(Runout(path, spec, at_end, ends.rho_mm, field))
+        else:
+            spec = corner_spec(profile.segments[idx].edge, profile.segments[(idx + 1) % n].edge)
+            field = f"segments[{idx}].corner_radius_mm"
+        if spec is None or not edge_section(spec, t).pieces:
+            pieces.append(path)
+        else:
+            pieces.append(Cut(path, spec, field))
+    return pieces, runouts
 
 
 # --------------------------------------------------------------------------------------

@@ -27,8 +27,8 @@ import cadquery as cq
 import numpy as np
 
 from .errors import ProfileError
-from .outline import Outline, Prim, build_outline, runout_plan
-from .profile import EdgeSpec, Profile
+from .outline import Cut, Outline, Prim, build_outline, machining_plan
+from .profile import Profile
 from .section import EdgeSection, edge_section
 
 #: Margins of a cutter beyond the plate (mm): outward of the outline and above/below the faces.
@@ -178,36 +178,34 @@ def _runout(prim: Prim, sec: EdgeSection, at_end: bool, rho_mm: float) -> cq.Sol
     return cq.Solid.revolve(wire, [], phi, (axis[0], axis[1], 0.0), (axis[0], axis[1], zdir))
 
 
-def _chains(pieces: list[tuple[Prim, EdgeSpec | None, str]]):
-    """Group consecutive outline pieces with the same section into chains (cyclically).
+def _chains(pieces: list[Cut | Prim]):
+    """Group consecutive machined pieces with the same section into chains (cyclically).
 
-    Yields (pieces, spec, field). Sweeping one chain instead of each piece cuts the number
-    of boolean tools, which dominate the build time.
+    Yields lists of :class:`Cut`. Sweeping one chain instead of each piece cuts the number
+    of boolean tools, which dominate the build time. Only G1 joints are chained.
     """
     m = len(pieces)
-    specs = [sp for _, sp, _ in pieces]
-    prims = [p for p, _, _ in pieces]
+    specs = [pc.spec if isinstance(pc, Cut) else None for pc in pieces]
+    prims = [pc.path if isinstance(pc, Cut) else pc for pc in pieces]
     closed_g1 = all(_joined(prims[k - 1], prims[k]) for k in range(m))
     if all(sp == specs[0] for sp in specs) and (closed_g1 or specs[0] is None):
         if specs[0] is not None:  # one closed band round the whole outline
-            yield [p for p, _, _ in pieces], specs[0], pieces[0][2]
+            yield list(pieces)
         return
     # start at a boundary between different sections so no chain wraps unseen
     start = next(
-        (k for k in range(m) if specs[k] != specs[k - 1] or not _joined(prims[k - 1], prims[k])), 0
+        (k for k in range(m) if specs[k] != specs[k - 1] or not _joined(prims[k - 1], prims[k])),
+        0,
     )
-    order = [(start + j) % m for j in range(m)]
     chain: list[int] = []
-    for k in order:
-        if chain and (
-            specs[k] != specs[chain[-1]] or not _joined(pieces[chain[-1]][0], pieces[k][0])
-        ):
+    for k in [(start + j) % m for j in range(m)]:
+        if chain and (specs[k] != specs[chain[-1]] or not _joined(prims[chain[-1]], prims[k])):
             if specs[chain[0]] is not None:
-                yield [pieces[j][0] for j in chain], specs[chain[0]], pieces[chain[0]][2]
+                yield [pieces[j] for j in chain]
             chain = []
         chain.append(k)
     if chain and specs[chain[0]] is not None:
-        yield [pieces[j][0] for j in chain], specs[chain[0]], pieces[chain[0]][2]
+        yield [pieces[j] for j in chain]
 
 
 def _joined(a: Prim, b: Prim) -> bool:
@@ -296,16 +294,6 @@ def _gate(shape: cq.Shape, step: str, field: str, src: str | None) -> cq.Solid:
     return solids[0]
 
 
-def _corner_spec(left: EdgeSpec, right: EdgeSpec) -> EdgeSpec | None:
-    """Section of a corner blend between edges ``left`` and ``right`` (None = as cut)."""
-    if left == right:
-        return left
-    for spec in (left, right):
-        if spec.style == "square":
-            return spec
-    return None
-
-
 def build(profile: Profile, outline: Outline | None = None, *, with_runouts: bool = True) -> Built:
     """Build and check the solid of ``profile`` (mm, plate from z = 0 to thickness).
 
@@ -315,7 +303,6 @@ def build(profile: Profile, outline: Outline | None = None, *, with_runouts: boo
     src = profile.source or None
     outline = outline or build_outline(profile)
     t = profile.thickness_mm
-    n = len(profile.segments)
     try:
         face = cq.Face.makeFromWires(outline_wire(outline))
         plate = cq.Solid.extrudeLinear(outline_wire(outline), [], cq.Vector(0, 0, t))
@@ -333,47 +320,29 @@ def build(profile: Profile, outline: Outline | None = None, *, with_runouts: boo
             source=src,
         )
 
-    # the section every piece of the outline gets, and the path that carries it
-    pieces: list[tuple[Prim, EdgeSpec | None, str]] = []
-    plan = runout_plan(profile, outline)
+    pieces, plan_runouts = machining_plan(profile, outline)
     runouts: list[cq.Solid] = []
-    for prim in outline.prims:
-        kind, idx = prim.owner
-        if kind == "segment":
-            spec: EdgeSpec | None = profile.segments[idx].edge
-            field = f"segments[{idx}].edge"
-            ends = plan.get(idx)
-            if ends is not None:
-                path = ends.full_section(prim)
-                sec = edge_section(profile.segments[idx].edge, t)
-                try:
-                    for at_end, mode in ((False, ends.start), (True, ends.end)):
-                        if mode is not None:
-                            runouts.append(_runout(path, sec, at_end, ends.rho_mm))
-                except Exception as exc:
-                    raise ProfileError(
-                        field, f"could not build the bevel run-out: {exc}", source=src
-                    ) from exc
-                prim = path
-        else:
-            spec = _corner_spec(profile.segments[idx].edge, profile.segments[(idx + 1) % n].edge)
-            field = f"segments[{idx}].corner_radius_mm"
-        if spec is not None and not edge_section(spec, t).pieces:
-            spec = None
-        pieces.append((prim, spec, field))
+    for ro in plan_runouts:
+        try:
+            runouts.append(_runout(ro.path, edge_section(ro.spec, t), ro.at_end, ro.rho_mm))
+        except Exception as exc:
+            raise ProfileError(
+                ro.field, f"could not build the bevel run-out: {exc}", source=src
+            ) from exc
 
     cutters: list[cq.Solid] = []
     removed = 0.0
-    for chain, spec, field in _chains(pieces):
-        sec = edge_section(spec, t)
+    for chain in _chains(pieces):
+        sec = edge_section(chain[0].spec, t)
+        paths = [c.path for c in chain]
         try:
-            cutters.append(_sweep(chain[0], sec) if len(chain) == 1 else _pipe(chain, sec))
+            cutters.append(_sweep(paths[0], sec) if len(paths) == 1 else _pipe(paths, sec))
         except Exception as exc:
             raise ProfileError(
-                field, f"could not sweep the edge section: {exc}", source=src
+                chain[0].field, f"could not sweep the edge section: {exc}", source=src
             ) from exc
         area, u_c = _removed_props(sec)
-        for prim in chain:
+        for prim in paths:
             if prim.is_arc:
                 r_c = prim.radius_mm + (u_c if prim.sweep_rad > 0 else -u_c)
                 removed += area * abs(prim.sweep_rad) * r_c

@@ -1,0 +1,34 @@
+"""Contour fitting (issue 5): pose every working edge of a tool on a body site so that it
+makes the most contact (or the lowest peak / PPT-relative pressure) at a given force.
+
+    from iastm_tools.fit import fit
+    result = fit(tool, "default", "calf", force_n=8.0, angle_range_deg=(30, 60))
+    for c in result.contours:             # best first
+        print(c.contour, c.pose.tilt_deg, c.contact_area_mm2, c.peak_pressure_kpa)
+    result.to_json("fit.json")
+
+Geometry: :mod:`.gap` (exact swept edge section vs the ray-cast body surface);
+optimisation: :mod:`.optimize`; results: :mod:`.result`.
+"""
+
+from __future__ import annotations
+
+from .gap import Grid, Pose, PosedGap, SiteFrame, posed_gap, swept_surface
+from .optimize import MAX_FORCE_N, OBJECTIVES, fit, fit_contour, rank_fits
+from .result import ContourFit, FitResult
+
+__all__ = [
+    "MAX_FORCE_N",
+    "OBJECTIVES",
+    "ContourFit",
+    "FitResult",
+    "Grid",
+    "Pose",
+    "PosedGap",
+    "SiteFrame",
+    "fit",
+    "fit_contour",
+    "posed_gap",
+    "rank_fits",
+    "swept_surface",
+]

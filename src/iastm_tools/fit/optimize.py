@@ -1,0 +1,477 @@
+"""Contact-area optimisation of every working edge of a tool on a body site (issue 5).
+
+For each contour: a coarse global search over tilt x rotation (x plate face for a
+single-bevel edge) with a Winkler foundation calibrated by one BEM solve of the chosen
+model, then a bounded Nelder-Mead refinement of (tilt, rotation) with the chosen contact
+model; finally the best pose is solved once more and its pressure field is read out into a
+:class:`ContourFit`.  Gaps come from :mod:`iastm_tools.fit.gap` (real edge section, real
+body surface).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..contours import Contour
+from ..errors import IastmError
+from .gap import Pose, PosedGap, SiteFrame, posed_gap, swept_surface
+from .result import ContourFit, FitResult
+
+OBJECTIVES = ("area", "peak", "ppt")
+#: Largest normal force accepted (N): far above the 5-20 N of IASTM strokes; beyond it a
+#: number is much more likely a unit mistake (e.g. grams) than a real stroke.
+MAX_FORCE_N = 200.0
+#: Initial reach (mm) of the grid above the tool's lowest point; doubled when the contact
+#: reaches the grid border.
+INITIAL_REACH_MM = 2.0
+N_PER_KPA_MM2 = 1e-3
+
+
+def _check_inputs(force_n: float, angle_range_deg: Sequence[float], model: str,
+                  objective: str, rotation_range_deg: Sequence[float]) -> tuple[float, float]:
+    from ..contact.solver import MODELS
+
+    if not (isinstance(force_n, int | float) and math.isfinite(force_n)
+            and 0.0 < force_n <= MAX_FORCE_N):
+        raise IastmError(f"force_n must be in (0, {MAX_FORCE_N:g}] N (got {force_n!r})")
+    try:
+        lo, hi = (float(a) for a in angle_range_deg)
+    except (TypeError, ValueError):
+        raise IastmError(
+            f"angle_range_deg must be two numbers lo <= hi in [0, 90] (got {angle_range_deg!r})"
+        ) from None
+    if not (0.0 <= lo <= hi <= 90.0):
+        raise IastmError(
+            f"angle_range_deg must satisfy 0 <= lo <= hi <= 90 degrees (got {lo:g}:{hi:g})"
+        )
+    if model not in MODELS:
+        raise IastmError(f"model must be one of {', '.join(MODELS)} (got {model!r})")
+    if objective not in OBJECTIVES:
+        raise IastmError(f"objective must be one of {', '.join(OBJECTIVES)} (got {objective!r})")
+    r = tuple(float(a) for a in rotation_range_deg)
+    if len(r) != 2 or not all(math.isfinite(a) for a in r) or r[0] > r[1]:
+        raise IastmError(
+            f"rotation_range_deg must be two finite numbers lo <= hi (got {rotation_range_deg!r})"
+        )
+    return lo, hi
+
+
+@dataclass
+class _Problem:
+    """Mutable per-contour state: grid spacing and reach grow/shrink on solver feedback."""
+
+    body: Any
+    frame: SiteFrame
+    contour: Contour
+    stack: Any
+    ppt_kpa: float | None
+    force_n: float
+    dx: float
+    dy: float
+    reach: float
+    surface: np.ndarray
+    step_mm: float
+    evaluations: int = 0
+    split_contact: bool = False
+
+    def gap(self, pose: Pose) -> PosedGap:
+        return posed_gap(self.body, self.frame, self.surface, pose, self.dx, self.dy,
+                         self.reach)
+
+    def run(self, pose: Pose, fn) -> tuple[PosedGap, Any]:
+        """Call ``fn(posed_gap, check_grid)`` and adapt the grid on 'too coarse' / 'too
+        small'.  A contact made of separate patches (e.g. the two ends of an edge) has no
+        contact at its pressure centroid, so the solver reports a half-width of ~0 pixels
+        however fine the grid: after two refinements it is solved without that check (the
+        border check is then done here) and a warning is kept."""
+        from ..contact.solver import ContactInputError
+
+        last = ""
+        coarse_hits = 0
+        check = True
+        for _ in range(8):
+            pg = self.gap(pose)
+            try:
+                out = fn(pg, check)
+            except ContactInputError as exc:
+                last = str(exc)
+                if "grid too coarse" in last:
+                    coarse_hits += 1
+                    if coarse_hits >= 3 and "is 0.0 pixels" in last:
+                        check = False
+                        continue
+                    self.dx /= 1.7
+                    self.dy = max(self.dx, self.dy / 1.3)
+                    if self.dx < 0.5 * self.step_mm:
+                        self.step_mm = self.dx
+                        self.surface = swept_surface(self.contour, self.step_mm)
+                    continue
+                if "grid too small" in last:
+                    self.reach *= 2.0
+                    continue
+                raise
+            except IastmError as exc:  # winkler: load beyond the grid
+                last = str(exc)
+                if "enlarge" in last:
+                    self.reach *= 2.0
+                    continue
+                raise
+            mask = getattr(out, "contact_mask", None)
+            if not check and mask is not None:
+                if mask[0].any() or mask[-1].any() or mask[:, 0].any() or mask[:, -1].any():
+                    self.reach *= 2.0
+                    continue
+                self.split_contact = True
+            self.evaluations += 1
+            return pg, out
+        raise IastmError(f"contour {self.contour.name}: no adequate contact grid after 8 "
+                         f"adaptations ({last})")
+
+
+def _objective(r, objective: str, ppt_kpa: float | None) -> float:
+    if objective == "area":
+        return -float(r.contact_area_mm2)
+    if objective == "peak":
+        return float(r.peak_pressure_kpa)
+    from ..contact import window_mean_pressure_kpa
+
+    return window_mean_pressure_kpa(r) / float(ppt_kpa)  # type: ignore[arg-type]
+
+
+def _estimate_spacing(contour: Contour, stack, force_n: float) -> tuple[float, float]:
+    """Grid spacing (mm) from plane-strain Hertz (Johnson eq. 4.43) with the apex radius and
+    the force spread over the whole edge: a lower bound of the half-width, / 5 pixels."""
+    length = max(contour.length_mm, 1.0)
+    r = max(contour.section.apex_radius_mm, 0.05)
+    e_star = stack.layers[0].plane_strain_kpa
+    b = math.sqrt(4.0 * (force_n / length / N_PER_KPA_MM2) * r / (math.pi * e_star))
+    dx = min(max(b / 5.0, 0.01), 0.5)
+    dy = min(max(length / 120.0, dx), 0.5)
+    return dx, dy
+
+
+def _symmetric(contour: Contour) -> bool:
+    """True when the section is mirror-symmetric about mid-thickness (only single bevels
+    are not), so both plate faces give the same contact."""
+    return contour.section.style != "single_bevel"
+
+
+def fit_contour(
+    contour: Contour,
+    body: Any,
+    site: Any,
+    force_n: float,
+    stack: Any,
+    *,
+    ppt_kpa: float | None = None,
+    angle_range_deg: Sequence[float] = (30.0, 90.0),
+    rotation_range_deg: Sequence[float] = (-90.0, 90.0),
+    position_mm: tuple[float, float] = (0.0, 0.0),
+    model: str = "layered",
+    objective: str = "area",
+    coarse_tilts: int = 4,
+    coarse_rotations: int = 12,
+    refine_evals: int = 30,
+    skin_faces: Sequence[str] | None = None,
+) -> ContourFit:
+    """Optimise the pose of one contour on ``site`` of ``body`` (see :func:`fit`).
+
+    stack: the :class:`~iastm_tools.contact.TissueStack` of the site. Returns a
+    :class:`ContourFit` with rank 0 (ranks are set by :func:`fit`).
+    """
+    from scipy.optimize import minimize
+
+    from ..contact import calibrate_winkler, solve
+
+    lo, hi = _check_inputs(force_n, angle_range_deg, model, objective, rotation_range_deg)
+    if objective == "ppt" and not ppt_kpa:
+        raise IastmError("objective 'ppt' needs the site's pressure-pain threshold (ppt_kpa)")
+    rlo, rhi = (float(a) for a in rotation_range_deg)
+    frame = SiteFrame.from_site(site, position_mm)
+    dx, dy = _estimate_spacing(contour, stack, force_n)
+    step = min(dx, dy) / 2.0
+    prob = _Problem(body, frame, contour, stack, ppt_kpa, float(force_n), dx, dy,
+                    INITIAL_REACH_MM, swept_surface(contour, step), step)
+    faces = tuple(skin_faces) if skin_faces else (
+        ("bottom",) if _symmetric(contour) else ("bottom", "top"))
+    tilts = [lo] if hi - lo < 1e-9 else list(np.linspace(lo, hi, max(coarse_tilts, 2)))
+    if rhi - rlo < 1e-9:
+        rots = [rlo]
+    else:
+        n_rot = max(coarse_rotations, 2)
+        full = rhi - rlo >= 180.0 - 1e-9  # a half turn is periodic for the edge geometry
+        rots = list(np.linspace(rlo, rhi, n_rot, endpoint=not full))
+
+    def solve_model(pg: PosedGap, mdl: str, k: float | None = None, check: bool = True):
+        return solve(pg.gap_mm, (pg.grid.dx, pg.grid.dy), stack, force_n=float(force_n),
+                     model=mdl, check_grid=check, winkler_k_kpa_per_mm=k)
+
+    # --- coarse global search: Winkler calibrated once by the chosen model --------------
+    warnings: list[str] = []
+    mid_pose = Pose(tilts[len(tilts) // 2], rots[len(rots) // 2] if len(rots) > 1 else rots[0],
+                    faces[0], position_mm)
+    calib_model = "layered" if model == "winkler" else model
+    coarse: list[tuple[float, Pose]] = []
+    if len(tilts) * len(rots) * len(faces) > 1:
+        _, k_w = prob.run(mid_pose, lambda pg, chk: calibrate_winkler(
+            pg.gap_mm, (pg.grid.dx, pg.grid.dy), stack, force_n=float(force_n),
+            model=calib_model))
+        for face in faces:
+            for t in tilts:
+                for rot in rots:
+                    pose = Pose(float(t), float(rot), face, position_mm)
+                    _, r = prob.run(pose, lambda pg, chk: solve_model(pg, "winkler", k_w, False))
+                    coarse.append((_objective(r, objective, ppt_kpa), pose))
+        coarse.sort(key=lambda c: c[0])
+        start = coarse[0][1]
+    else:
+        start = mid_pose
+
+    # --- local refinement with the chosen model ----------------------------------------
+    cache: dict[tuple[float, float], tuple[float, PosedGap, Any]] = {}
+    free = [hi - lo > 1e-9, rhi - rlo > 1e-9]
+
+    def pose_of(x: np.ndarray) -> Pose:
+        vals = [start.tilt_deg, start.rotation_deg]
+        it = iter(x)
+        for i in range(2):
+            if free[i]:
+                vals[i] = float(next(it))
+        vals[0] = min(max(vals[0], lo), hi)
+        vals[1] = min(max(vals[1], rlo), rhi)
+        return Pose(vals[0], vals[1], start.skin_face, position_mm)
+
+    def f(x: np.ndarray) -> float:
+        pose = pose_of(x)
+        key = (round(pose.tilt_deg, 3), round(pose.rotation_deg, 3))
+        if key not in cache:
+            pg, r = prob.run(pose, lambda pg, chk: solve_model(pg, model, None, chk))
+            cache[key] = (_objective(r, objective, ppt_kpa), pg, r)
+        return cache[key][0]
+
+    converged = True
+    x0 = [v for v, fr in zip((start.tilt_deg, start.rotation_deg), free, strict=True) if fr]
+    if x0 and refine_evals > 0:
+        steps = [max((hi - lo) / (2 * max(len(tilts) - 1, 1)), 1.0),
+                 max((rhi - rlo) / (2 * max(len(rots), 1)), 1.0)]
+        step = [s for s, fr in zip(steps, free, strict=True) if fr]
+        bounds = [b for b, fr in zip(((lo, hi), (rlo, rhi)), free, strict=True) if fr]
+        simplex = [list(x0)]
+        for i in range(len(x0)):
+            v = list(x0)
+            v[i] = v[i] + step[i] if v[i] + step[i] <= bounds[i][1] else v[i] - step[i]
+            simplex.append(v)
+        res = minimize(f, np.array(x0), method="Nelder-Mead", bounds=bounds,
+                       options={"initial_simplex": np.array(simplex), "xatol": 0.5,
+                                "fatol": 1e-3, "maxfev": int(refine_evals)})
+        converged = bool(res.success)
+        if not converged:
+            warnings.append(f"pose refinement stopped after {res.nfev} evaluations "
+                            f"without meeting xatol 0.5 deg ({res.message})")
+        f(res.x)
+        best_key = min(cache, key=lambda k: cache[k][0])
+    else:
+        f(np.array(x0))
+        best_key = next(iter(cache))
+    value, pg, r = cache[best_key]
+    return _read_out(prob, pg, r, model, objective, value, converged, warnings)
+
+
+def _read_out(prob: _Problem, pg: PosedGap, r, model: str, objective: str, value: float,
+              converged: bool, warnings: list[str]) -> ContourFit:
+    """Turn the best pose's pressure field into a :class:`ContourFit`."""
+    from scipy.signal import fftconvolve
+
+    from ..contact import window_mean_pressure_kpa
+
+    c = prob.contour
+    g = pg.grid
+    d_area = g.dx * g.dy
+    p = np.asarray(r.pressure_kpa, dtype=float)
+    force = float(p.sum() * d_area * N_PER_KPA_MM2)
+    mask = np.asarray(r.contact_mask)
+    area = float(mask.sum() * d_area)
+    # line load: every loaded pixel is projected onto the polyline of the contour samples'
+    # lowest section points (edge frame) to get its arc length, then deposited on nodes
+    # along the arc length by linear (cloud-in-cell) weights, nodes no closer than 1.5x the
+    # grid step along the edge, so the line load is smooth (N/mm)
+    ii, jj = np.nonzero(mask)
+    s = np.asarray(c.arc_length_mm, dtype=float)
+    s_pix = _arc_length_of(np.column_stack([g.x[ii], g.y[jj]]), pg.lowest_xy_mm, s)
+    length = float(s[-1])
+    h = 1.5 * max(g.dy, float(np.median(np.diff(s))))
+    n_nodes = max(2, round(length / h) + 1)
+    nodes = np.linspace(0.0, length, n_nodes)
+    h = float(nodes[1] - nodes[0])
+    pos = np.clip(s_pix / h, 0.0, n_nodes - 1 - 1e-12)
+    k0 = np.floor(pos).astype(np.int64)
+    w1 = pos - k0
+    f_pix = p[ii, jj] * d_area * N_PER_KPA_MM2
+    dep = np.bincount(k0, (1.0 - w1) * f_pix, n_nodes) + np.bincount(k0 + 1, w1 * f_pix,
+                                                                      n_nodes)
+    cell = np.full(n_nodes, h)
+    cell[[0, -1]] = 0.5 * h
+    line_load = dep / cell
+    loaded = line_load > 1e-6 * max(float(line_load.max()), 1e-300)
+    fraction = float(cell[loaded].sum() / cell.sum())
+    centres = nodes
+    # the 1 cm^2 window-mean field (same disc as window_mean_pressure_kpa)
+    radius = math.sqrt(100.0 / math.pi)
+    hx, hy = int(radius // g.dx), int(radius // g.dy)
+    x = np.arange(-hx, hx + 1) * g.dx
+    y = np.arange(-hy, hy + 1) * g.dy
+    disc = (x[:, None] ** 2 + y[None, :] ** 2 <= radius * radius).astype(float)
+    window = fftconvolve(p, disc, mode="same") / disc.sum()
+    wmax = window_mean_pressure_kpa(r)
+    above_area = above_frac = None
+    if prob.ppt_kpa:
+        above_area = float(((window > prob.ppt_kpa) & mask).sum() * d_area)
+        above_frac = above_area / area if area > 0 else 0.0
+    warns = list(r.warnings) + warnings
+    if prob.split_contact:
+        warns.append("contact in separate patches (no contact at the pressure centroid): "
+                     "contact length/width through the centroid are not meaningful, use the "
+                     "line load and edge_contact_fraction")
+    if not r.converged:
+        warns.append("contact solver did not converge at the best pose")
+    return ContourFit(
+        contour=c.name, rank=0, pose=pg.pose, model=model, objective=objective,
+        objective_value=float(value), force_n=force, applied_force_n=prob.force_n,
+        contact_area_mm2=area, contact_length_mm=float(r.contact_extent_y_mm),
+        contact_width_mm=float(r.contact_extent_x_mm), edge_length_mm=c.length_mm,
+        edge_contact_fraction=fraction, peak_pressure_kpa=float(r.peak_pressure_kpa),
+        mean_pressure_kpa=force / N_PER_KPA_MM2 / area if area > 0 else 0.0,
+        window_mean_pressure_kpa=float(wmax), ppt_kpa=prob.ppt_kpa,
+        area_above_ppt_mm2=above_area, fraction_above_ppt=above_frac,
+        approach_mm=float(r.approach_mm), a_over_r=float(r.a_over_r),
+        approach_over_r=float(r.approach_over_r), a_over_h=float(r.a_over_h),
+        small_strain_valid=bool(r.small_strain_valid), arc_length_mm=centres,
+        line_load_n_per_mm=line_load, grid_spacing_mm=(g.dx, g.dy), grid_shape=(g.nx, g.ny),
+        converged=converged and bool(r.converged), evaluations=prob.evaluations,
+        warnings=tuple(warns), contact=r,
+    )
+
+
+def _arc_length_of(xy: np.ndarray, poly: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """Arc length (mm) of the nearest point of the polyline ``poly`` (with arc lengths
+    ``s`` at its vertices) to every point of ``xy`` (both edge-frame xy, mm)."""
+    from scipy.spatial import cKDTree
+
+    if not len(xy):
+        return np.empty(0)
+    _, k = cKDTree(poly).query(xy)
+    best_d = np.full(len(xy), np.inf)
+    best_s = s[k].astype(float)
+    for a_idx in (k - 1, k):
+        a_idx = np.clip(a_idx, 0, len(poly) - 2)
+        a, b = poly[a_idx], poly[a_idx + 1]
+        ab = b - a
+        den = np.maximum((ab * ab).sum(axis=1), 1e-300)
+        t = np.clip(((xy - a) * ab).sum(axis=1) / den, 0.0, 1.0)
+        d = np.linalg.norm(a + t[:, None] * ab - xy, axis=1)
+        better = d < best_d
+        best_d[better] = d[better]
+        best_s[better] = (s[a_idx] + t * (s[a_idx + 1] - s[a_idx]))[better]
+    return best_s
+
+
+def _resolve_tissue(body: Any, site_name: str, tissue: Any) -> tuple[Any, float | None]:
+    from ..contact import TissueStack
+
+    if tissue is None:
+        tissue = body.tissue(site_name)
+    if isinstance(tissue, TissueStack):
+        return tissue, None
+    return tissue.stack, float(tissue.ppt_kpa)
+
+
+def fit(
+    tool: Any,
+    body: Any,
+    site: Any,
+    force_n: float,
+    angle_range_deg: Sequence[float] = (30.0, 90.0),
+    model: str = "layered",
+    objective: str = "area",
+    *,
+    rotation_range_deg: Sequence[float] = (-90.0, 90.0),
+    position_mm: tuple[float, float] = (0.0, 0.0),
+    tissue: Any = None,
+    contours: Sequence[str] | None = None,
+    contour_spacing_mm: float = 0.25,
+    coarse_tilts: int = 4,
+    coarse_rotations: int = 12,
+    refine_evals: int = 30,
+    progress: Any = None,
+) -> FitResult:
+    """Fit every working edge of ``tool`` on ``site`` of ``body`` and rank them.
+
+    tool: a :class:`~iastm_tools.Tool`, a profile path or a library name.
+    body: a :class:`~iastm_tools.body.Body`, a built-in body name or a scan path.
+    site: a site name of the body (or a :class:`~iastm_tools.body.Site`).
+    force_n: normal force (N), (0, 200]. angle_range_deg: allowed tilt between plate and
+    skin (degrees, within [0, 90]). rotation_range_deg: allowed angle between limb axis and
+    stroke. model: "layered" | "halfspace" | "winkler". objective: "area" (maximise contact
+    area), "peak" (minimise peak pressure) or "ppt" (minimise the 1 cm^2 window-mean
+    pressure over the site's pressure-pain threshold). tissue: override the site's
+    ``SiteTissue`` (or give a bare ``TissueStack``; then no PPT is known).
+    contours: names of the edges to fit (default all). progress: called once per contour.
+    Raises IastmError (one line) on bad input or when no contact is possible.
+    """
+    from ..body import Body, Site
+    from ..tool import Tool
+
+    _check_inputs(force_n, angle_range_deg, model, objective, rotation_range_deg)
+    t0 = time.perf_counter()
+    if not isinstance(tool, Tool):
+        from ..library import find_profile
+
+        tool = Tool.from_profile(find_profile(str(tool)))
+    if not isinstance(body, Body):
+        body = Body.load(str(body) if not isinstance(body, Path) else body)
+    site_obj = site if isinstance(site, Site) else body.site(str(site))
+    stack, ppt = _resolve_tissue(body, site_obj.name, tissue)
+    if objective == "ppt" and ppt is None:
+        raise IastmError("objective 'ppt' needs a site tissue with a pressure-pain threshold")
+    from ..contours import working_contours
+
+    all_c = working_contours(tool.profile, tool.outline, contour_spacing_mm)
+    if not all_c:
+        raise IastmError(f"{tool.name}: the tool has no working edges to fit")
+    chosen = list(all_c)
+    if contours:
+        names = {c.name for c in all_c}
+        bad = [n for n in contours if n not in names]
+        if bad:
+            raise IastmError(f"{tool.name}: no working edge {bad[0]!r}; available: "
+                             f"{', '.join(sorted(names))}")
+        chosen = [c for c in all_c if c.name in set(contours)]
+    fits = []
+    for c in chosen:
+        fits.append(fit_contour(
+            c, body, site_obj, force_n, stack, ppt_kpa=ppt, angle_range_deg=angle_range_deg,
+            rotation_range_deg=rotation_range_deg, position_mm=position_mm, model=model,
+            objective=objective, coarse_tilts=coarse_tilts, coarse_rotations=coarse_rotations,
+            refine_evals=refine_evals))
+        if progress is not None:
+            progress()
+    return rank_fits(fits, tool=tool.name, body=body.name, site=site_obj.name, force_n=force_n,
+                     model=model, objective=objective,
+                     angle_range_deg=tuple(float(a) for a in angle_range_deg),
+                     seconds=time.perf_counter() - t0)
+
+
+def rank_fits(fits: Sequence[ContourFit], **meta: Any) -> FitResult:
+    """Sort contour fits by objective value (best first) and number their ranks from 1."""
+    from dataclasses import replace
+
+    ordered = sorted(fits, key=lambda c: c.objective_value)
+    ranked = tuple(replace(c, rank=i + 1) for i, c in enumerate(ordered))
+    return FitResult(contours=ranked, **meta)
