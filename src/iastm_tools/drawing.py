@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .fileio import write_atomic
-from .outline import Outline, Prim, runout_plan
+from .outline import Outline, Prim, runout_plan, runout_sweep_rad
 from .section import EdgeSection, edge_section
 
 if TYPE_CHECKING:
@@ -329,7 +329,7 @@ def _bevel_lines(tool: Tool) -> list[tuple[np.ndarray, bool]]:
         ends = plan.get(idx) if kind == "segment" else None
         if ends is not None:
             path = ends.full_section(prim)
-            phi = math.acos(max(-1.0, 1.0 - (reach + 0.1) / ends.rho_mm))
+            phi = runout_sweep_rad(sec, ends.rho_mm)
             for at_end, mode in ((False, ends.start), (True, ends.end)):
                 if mode is None:
                     continue

@@ -20,14 +20,10 @@ from functools import lru_cache
 
 import numpy as np
 
-from .outline import Cut, Outline, Runout, machining_plan, validate_outline
+from .outline import Cut, Outline, Runout, machining_plan, runout_sweep_rad, validate_outline
 from .profile import EdgeSpec, Profile
-from .section import EdgeSection, edge_section
+from .section import CUTTER_OUT_MM, CUTTER_Z_MM, EdgeSection, edge_section
 
-#: Cutter margins beyond the plate (mm); equal to the solid builder's, so the run-out sweep
-#: angle is the same (see :mod:`iastm_tools.solid`).
-CUTTER_OUT_MM = 0.6
-CUTTER_Z_MM = 0.6
 #: Height slices for the run-out integral (midpoint rule) and points per arc.
 N_SLICES = 48
 N_ARC = 256
@@ -94,7 +90,7 @@ def _runout_volume(ro: Runout, thickness_mm: float, plate) -> float:
     p = ro.path.point(t)
     n = ro.path.normal_out(t)
     rho = ro.rho_mm
-    phi = math.acos(max(-1.0, 1.0 - (sec.inward_reach_mm + 0.1) / rho))
+    phi = runout_sweep_rad(sec, rho)
     axis = p + rho * n
     theta0 = math.atan2(-n[1], -n[0])
     sign = -1.0 if ro.at_end else 1.0  # same direction as the builder's revolve

@@ -21,7 +21,7 @@ import numpy as np
 
 from .errors import ProfileError
 from .profile import EdgeSpec, Profile, Segment
-from .section import edge_section
+from .section import EdgeSection, edge_section
 
 #: Corners whose tangent direction changes by less than this are treated as smooth (deg).
 TANGENT_TOL_DEG = 1.0
@@ -434,6 +434,12 @@ class EdgeEnds:
         return _trim(prim, self.trim_start_mm / length, 1.0 - self.trim_end_mm / length)
 
 
+def runout_sweep_rad(sec: EdgeSection, rho_mm: float) -> float:
+    """Angle (rad) a run-out circle of ``rho_mm`` turns until the whole section has lifted
+    off the outline (0.1 mm clearance)."""
+    return math.acos(max(-1.0, 1.0 - (sec.inward_reach_mm + 0.1) / rho_mm))
+
+
 def runout_plan(profile: Profile, outline: Outline) -> dict[int, EdgeEnds]:
     """Decide, for every machined non-square edge, how each of its ends runs out."""
     segs = profile.segments
@@ -450,7 +456,7 @@ def runout_plan(profile: Profile, outline: Outline) -> dict[int, EdgeEnds]:
         rho = RUNOUT_RADIUS_FACTOR * (reach + 0.1)
         if prim.curvature_per_mm < 0:  # a concave edge: the run-out circle must bend harder
             rho = min(rho, 0.5 * prim.radius_mm)
-        phi = math.acos(max(-1.0, 1.0 - (reach + 0.1) / rho))
+        phi = runout_sweep_rad(sec, rho)
         run_len = rho * math.sin(phi) if phi < math.pi / 2 else rho
         modes: list[str | None] = []
         for nb, k_next in ((segs[(i - 1) % n], (k - 1) % m), (segs[(i + 1) % n], (k + 1) % m)):

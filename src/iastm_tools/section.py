@@ -22,6 +22,11 @@ from .profile import EdgeSpec
 
 Pt = tuple[float, float]
 
+#: Margins of a machining cutter beyond the plate (mm): outward of the outline and
+#: above/below the faces, so cutter faces never coincide with plate faces.
+CUTTER_OUT_MM = 0.6
+CUTTER_Z_MM = 0.6
+
 
 @dataclass(frozen=True)
 class SectionPiece:

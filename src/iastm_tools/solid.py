@@ -27,13 +27,10 @@ import cadquery as cq
 import numpy as np
 
 from .errors import ProfileError
-from .outline import Cut, Outline, Prim, build_outline, machining_plan
+from .outline import Cut, Outline, Prim, build_outline, machining_plan, runout_sweep_rad
 from .profile import Profile
-from .section import EdgeSection, edge_section
+from .section import CUTTER_OUT_MM, CUTTER_Z_MM, EdgeSection, edge_section
 
-#: Margins of a cutter beyond the plate (mm): outward of the outline and above/below the faces.
-CUTTER_OUT_MM = 0.6
-CUTTER_Z_MM = 0.6
 #: Relative tolerance of the analytic (Pappus) volume checks.
 VOLUME_RTOL = 1e-6
 
@@ -170,7 +167,7 @@ def _runout(prim: Prim, sec: EdgeSection, at_end: bool, rho_mm: float) -> cq.Sol
     t = 1.0 if at_end else 0.0
     p = prim.point(t)
     n = prim.normal_out(t)
-    phi = math.degrees(math.acos(max(-1.0, 1.0 - (sec.inward_reach_mm + 0.1) / rho_mm)))
+    phi = math.degrees(runout_sweep_rad(sec, rho_mm))
     axis = p + rho_mm * n
     wire = _wire_from(_cutter_points(sec), _frame(p, n))
     # rotating about +Z moves the section backwards along the outline (Z x n = tangent)
