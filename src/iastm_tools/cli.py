@@ -12,6 +12,7 @@ import sys
 import typer
 
 from .cli_body import app as body_app
+from .cli_fit import register as register_fit_commands
 from .cli_tool import register as register_tool_commands
 from .errors import IastmError
 
@@ -23,6 +24,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 register_tool_commands(app)
+register_fit_commands(app)
 app.add_typer(body_app, name="body", help="Body surfaces, treatment sites and tissue data.")
 
 

@@ -43,6 +43,10 @@ RAY_HEIGHT_MM = 40.0
 SKIN_FACES = ("bottom", "top")
 
 
+class GridTooLargeError(IastmError):
+    """The contact would need more grid nodes than allowed."""
+
+
 @dataclass(frozen=True)
 class Pose:
     """Where and how an edge is held on a site (degrees, mm).
@@ -61,6 +65,8 @@ class Pose:
     position_mm: tuple[float, float] = (0.0, 0.0)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "tilt_deg", float(self.tilt_deg))
+        object.__setattr__(self, "rotation_deg", float(self.rotation_deg))
         if not (math.isfinite(self.tilt_deg) and 0.0 <= self.tilt_deg <= 90.0):
             raise IastmError(f"pose tilt_deg must be in [0, 90] (got {self.tilt_deg!r})")
         if not math.isfinite(self.rotation_deg):
@@ -288,8 +294,24 @@ class PosedGap:
     covered_fraction: float
 
 
+#: Allowed grid sizes: 16 x (2^a 3^b 5^c), steps <= 25 %. Poses of one edge then share a
+#: few grid shapes, so the contact solver's cached kernels (per shape and spacing) are
+#: reused instead of rebuilt for every pose (the layered kernel takes 0.5-3 s to build).
+_SIZES = sorted({16 * m for m in (1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 16, 20, 24, 25, 30, 32,
+                                  36, 40, 45, 48, 50, 60, 64, 72, 75, 80, 90, 96, 100, 120,
+                                  128)})
+
+
+def _grid_size(n: int) -> int:
+    """The smallest allowed grid size >= n (n itself beyond the table)."""
+    for size in _SIZES:
+        if size >= n:
+            return size
+    return n
+
+
 def posed_gap(body, frame: SiteFrame, surface_tool: np.ndarray, pose: Pose, dx: float,
-              dy: float, reach_mm: float, max_nodes: int = 600_000) -> PosedGap:
+              dy: float, reach_mm: float, max_nodes: int = 250_000) -> PosedGap:
     """Gap grid for ``pose``: covers the tool surface within ``reach_mm`` of its lowest
     point (plus a 1 mm border); spacing (dx, dy) mm."""
     m = pose_matrix(pose)
@@ -299,16 +321,18 @@ def posed_gap(body, frame: SiteFrame, surface_tool: np.ndarray, pose: Pose, dx: 
     near = surf[z <= zmin + reach_mm]
     lo = near[:, :2].min(axis=0) - 1.0
     hi = near[:, :2].max(axis=0) + 1.0
-    nx = math.ceil((hi[0] - lo[0]) / dx) + 1
-    ny = math.ceil((hi[1] - lo[1]) / dy) + 1
+    nx = _grid_size(math.ceil((hi[0] - lo[0]) / dx) + 1)
+    ny = _grid_size(math.ceil((hi[1] - lo[1]) / dy) + 1)
     if nx * ny > max_nodes:
-        raise IastmError(
+        raise GridTooLargeError(
             f"fit grid of {nx} x {ny} nodes exceeds {max_nodes}: the contact needs a finer "
             "grid than this edge length allows; lower the force or shorten the edge"
         )
     cx, cy = 0.5 * (lo + hi)
-    grid = Grid(cx - 0.5 * (nx - 1) * dx, cy - 0.5 * (ny - 1) * dy, dx, dy, max(nx, 8),
-                max(ny, 8))
+    # nodes on integer multiples of the spacing: one sits on the contour's middle apex
+    x0 = dx * math.floor((cx - 0.5 * (nx - 1) * dx) / dx)
+    y0 = dy * math.floor((cy - 0.5 * (ny - 1) * dy) / dy)
+    grid = Grid(x0, y0, dx, dy, nx, ny)
     tool_h = zbuffer(surf, grid, reach_mm + 10.0)
     skin_h = skin_heights(body, frame, pose.rotation_deg, grid)
     gap = tool_h - skin_h

@@ -11,6 +11,8 @@ body surface).
 from __future__ import annotations
 
 import math
+import os
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,7 +23,7 @@ import numpy as np
 
 from ..contours import Contour
 from ..errors import IastmError
-from .gap import Pose, PosedGap, SiteFrame, posed_gap, swept_surface
+from .gap import GridTooLargeError, Pose, PosedGap, SiteFrame, posed_gap, swept_surface
 from .result import ContourFit, FitResult
 
 OBJECTIVES = ("area", "peak", "ppt")
@@ -31,6 +33,9 @@ MAX_FORCE_N = 200.0
 #: Initial reach (mm) of the grid above the tool's lowest point; doubled when the contact
 #: reaches the grid border.
 INITIAL_REACH_MM = 2.0
+#: Grid refinements (x 1/1.7 each) tried per pose before a contact is accepted as
+#: under-resolved (a corner or multi-patch contact that refining does not resolve).
+MAX_REFINE = 3
 N_PER_KPA_MM2 = 1e-3
 
 
@@ -79,59 +84,84 @@ class _Problem:
     surface: np.ndarray
     step_mm: float
     evaluations: int = 0
-    split_contact: bool = False
+    dx_min: float = 0.0
 
-    def gap(self, pose: Pose) -> PosedGap:
-        return posed_gap(self.body, self.frame, self.surface, pose, self.dx, self.dy,
-                         self.reach)
+    def run(self, pose: Pose, fn) -> tuple[PosedGap, Any, tuple[str, ...]]:
+        """Call ``fn(posed_gap, check_grid)``; refine the grid on 'too coarse', enlarge it
+        on 'too small'.  Returns (gap, outcome, notes).
 
-    def run(self, pose: Pose, fn) -> tuple[PosedGap, Any]:
-        """Call ``fn(posed_gap, check_grid)`` and adapt the grid on 'too coarse' / 'too
-        small'.  A contact made of separate patches (e.g. the two ends of an edge) has no
-        contact at its pressure centroid, so the solver reports a half-width of ~0 pixels
-        however fine the grid: after two refinements it is solved without that check (the
-        border check is then done here) and a warning is kept."""
+        A contact made of separate patches (e.g. the two ends of an edge) has no contact at
+        its pressure centroid, so the solver reports a half-width of 0 pixels however fine
+        the grid; a corner contact (the cut end of the swept section) needs ever finer
+        grids.  Both are solved without the resolution check once refining does not help
+        (after ``MAX_REFINE`` steps or at the node limit; the border check is then done
+        here) and a note says so.  Refinements that end in a resolved solve are kept for
+        the next poses; the others are not.
+        """
         from ..contact.solver import ContactInputError
 
+        dx, dy, reach, step, surface = self.dx, self.dy, self.reach, self.step_mm, self.surface
         last = ""
-        coarse_hits = 0
+        refined = 0
         check = True
-        for _ in range(8):
-            pg = self.gap(pose)
+        notes: list[str] = []
+        for _ in range(10):
+            try:
+                pg = posed_gap(self.body, self.frame, surface, pose, dx, dy, reach)
+            except GridTooLargeError:
+                if dx * 1.7 > 0.5:
+                    raise
+                check = False  # coarser than the solver's resolution check wants: noted
+                dx, dy = dx * 1.7, min(dy * 1.3, 0.5)
+                last = last or "grid node limit"
+                continue
             try:
                 out = fn(pg, check)
             except ContactInputError as exc:
                 last = str(exc)
+                if os.environ.get("IASTM_FIT_DEBUG"):
+                    print(f"fit {pose}: {last[:90]}", file=sys.stderr)
                 if "grid too coarse" in last:
-                    coarse_hits += 1
-                    if coarse_hits >= 3 and "is 0.0 pixels" in last:
+                    if ("is 0.0 pixels" in last or refined >= MAX_REFINE
+                            or dx / 1.7 < self.dx_min):
                         check = False
                         continue
-                    self.dx /= 1.7
-                    self.dy = max(self.dx, self.dy / 1.3)
-                    if self.dx < 0.5 * self.step_mm:
-                        self.step_mm = self.dx
-                        self.surface = swept_surface(self.contour, self.step_mm)
+                    refined += 1
+                    dx /= 1.7
+                    dy = max(dx, dy / 1.3)
+                    if dx < 0.5 * step:
+                        step = dx
+                        surface = swept_surface(self.contour, step)
                     continue
                 if "grid too small" in last:
-                    self.reach *= 2.0
+                    reach *= 2.0
                     continue
                 raise
             except IastmError as exc:  # winkler: load beyond the grid
                 last = str(exc)
                 if "enlarge" in last:
-                    self.reach *= 2.0
+                    reach *= 2.0
                     continue
                 raise
             mask = getattr(out, "contact_mask", None)
             if not check and mask is not None:
                 if mask[0].any() or mask[-1].any() or mask[:, 0].any() or mask[:, -1].any():
-                    self.reach *= 2.0
+                    reach *= 2.0
                     continue
-                self.split_contact = True
+                notes.append(
+                    "contact under-resolved or in separate patches (e.g. only the cut ends "
+                    f"of the edge touch; solver: {last.split(';')[0]}): peak pressure and "
+                    "extents are grid-dependent, use the line load and edge_contact_fraction")
+            else:
+                self.dx, self.dy, self.step_mm, self.surface = dx, dy, step, surface
+            self.reach = max(self.reach, reach)
             self.evaluations += 1
-            return pg, out
-        raise IastmError(f"contour {self.contour.name}: no adequate contact grid after 8 "
+            if os.environ.get("IASTM_FIT_DEBUG"):
+                print(f"fit {self.contour.name} {pose} dx={dx:.4f} dy={dy:.3f} "
+                      f"reach={reach:.1f} grid={pg.gap_mm.shape} check={check}",
+                      file=sys.stderr)
+            return pg, out, tuple(notes)
+        raise IastmError(f"contour {self.contour.name}: no adequate contact grid after 10 "
                          f"adaptations ({last})")
 
 
@@ -143,6 +173,29 @@ def _objective(r, objective: str, ppt_kpa: float | None) -> float:
     from ..contact import window_mean_pressure_kpa
 
     return window_mean_pressure_kpa(r) / float(ppt_kpa)  # type: ignore[arg-type]
+
+
+def _calibrate_winkler(pg: PosedGap, ref) -> float:
+    """Winkler stiffness (kPa/mm) with the BEM solve ``ref``'s peak pressure at its load;
+    the method of :func:`iastm_tools.contact.calibrate_winkler` (delta / V(delta) =
+    p_peak / F, k = F / V), applied to a solve that may have skipped the resolution check
+    (a split contact), which that function would reject."""
+    from scipy.optimize import brentq
+
+    gap = pg.gap_mm
+    d_area = pg.grid.dx * pg.grid.dy
+    load = ref.force_n / N_PER_KPA_MM2
+
+    def volume(d: float) -> float:
+        return float(np.maximum(d - gap, 0.0).sum() * d_area)
+
+    target = ref.peak_pressure_kpa / load
+    hi = float(np.ptp(gap))
+    lo = hi * 1e-9
+    if hi / volume(hi) - target > 0 or lo / max(volume(lo), 1e-300) - target < 0:
+        raise IastmError("calibrate_winkler: cannot match the BEM peak pressure on this grid")
+    delta = brentq(lambda d: d / volume(d) - target, lo, hi, xtol=1e-14, rtol=1e-13)
+    return load / volume(delta)
 
 
 def _estimate_spacing(contour: Contour, stack, force_n: float) -> tuple[float, float]:
@@ -188,7 +241,7 @@ def fit_contour(
     """
     from scipy.optimize import minimize
 
-    from ..contact import calibrate_winkler, solve
+    from ..contact import solve
 
     lo, hi = _check_inputs(force_n, angle_range_deg, model, objective, rotation_range_deg)
     if objective == "ppt" and not ppt_kpa:
@@ -198,7 +251,8 @@ def fit_contour(
     dx, dy = _estimate_spacing(contour, stack, force_n)
     step = min(dx, dy) / 2.0
     prob = _Problem(body, frame, contour, stack, ppt_kpa, float(force_n), dx, dy,
-                    INITIAL_REACH_MM, swept_surface(contour, step), step)
+                    INITIAL_REACH_MM, swept_surface(contour, step), step,
+                    dx_min=dx / 1.7**MAX_REFINE)
     faces = tuple(skin_faces) if skin_faces else (
         ("bottom",) if _symmetric(contour) else ("bottom", "top"))
     tilts = [lo] if hi - lo < 1e-9 else list(np.linspace(lo, hi, max(coarse_tilts, 2)))
@@ -220,14 +274,14 @@ def fit_contour(
     calib_model = "layered" if model == "winkler" else model
     coarse: list[tuple[float, Pose]] = []
     if len(tilts) * len(rots) * len(faces) > 1:
-        _, k_w = prob.run(mid_pose, lambda pg, chk: calibrate_winkler(
-            pg.gap_mm, (pg.grid.dx, pg.grid.dy), stack, force_n=float(force_n),
-            model=calib_model))
+        _, k_w, _ = prob.run(mid_pose, lambda pg, chk: _calibrate_winkler(
+            pg, solve_model(pg, calib_model, None, chk)))
         for face in faces:
             for t in tilts:
                 for rot in rots:
                     pose = Pose(float(t), float(rot), face, position_mm)
-                    _, r = prob.run(pose, lambda pg, chk: solve_model(pg, "winkler", k_w, False))
+                    _, r, _ = prob.run(pose, lambda pg, chk: solve_model(pg, "winkler", k_w,
+                                                                         False))
                     coarse.append((_objective(r, objective, ppt_kpa), pose))
         coarse.sort(key=lambda c: c[0])
         start = coarse[0][1]
@@ -235,7 +289,7 @@ def fit_contour(
         start = mid_pose
 
     # --- local refinement with the chosen model ----------------------------------------
-    cache: dict[tuple[float, float], tuple[float, PosedGap, Any]] = {}
+    cache: dict[tuple[float, float], tuple[float, PosedGap, Any, tuple[str, ...]]] = {}
     free = [hi - lo > 1e-9, rhi - rlo > 1e-9]
 
     def pose_of(x: np.ndarray) -> Pose:
@@ -252,8 +306,8 @@ def fit_contour(
         pose = pose_of(x)
         key = (round(pose.tilt_deg, 3), round(pose.rotation_deg, 3))
         if key not in cache:
-            pg, r = prob.run(pose, lambda pg, chk: solve_model(pg, model, None, chk))
-            cache[key] = (_objective(r, objective, ppt_kpa), pg, r)
+            pg, r, notes = prob.run(pose, lambda pg, chk: solve_model(pg, model, None, chk))
+            cache[key] = (_objective(r, objective, ppt_kpa), pg, r, notes)
         return cache[key][0]
 
     converged = True
@@ -280,8 +334,8 @@ def fit_contour(
     else:
         f(np.array(x0))
         best_key = next(iter(cache))
-    value, pg, r = cache[best_key]
-    return _read_out(prob, pg, r, model, objective, value, converged, warnings)
+    value, pg, r, notes = cache[best_key]
+    return _read_out(prob, pg, r, model, objective, value, converged, warnings + list(notes))
 
 
 def _read_out(prob: _Problem, pg: PosedGap, r, model: str, objective: str, value: float,
@@ -335,10 +389,6 @@ def _read_out(prob: _Problem, pg: PosedGap, r, model: str, objective: str, value
         above_area = float(((window > prob.ppt_kpa) & mask).sum() * d_area)
         above_frac = above_area / area if area > 0 else 0.0
     warns = list(r.warnings) + warnings
-    if prob.split_contact:
-        warns.append("contact in separate patches (no contact at the pressure centroid): "
-                     "contact length/width through the centroid are not meaningful, use the "
-                     "line load and edge_contact_fraction")
     if not r.converged:
         warns.append("contact solver did not converge at the best pose")
     return ContourFit(

@@ -1,0 +1,101 @@
+"""Benchmark of iastm_tools.fit; prints its figures (no assertions).
+
+1. Accuracy: a 40 mm full-round edge (R = 5 mm) upright on a flat half-space (E = 100 kPa,
+   nu = 0.49) at 0.05 N vs plane-strain Hertz for the middle line load (Johnson 4.45),
+   and the load balance.
+2. Timing: one gap evaluation (z-buffer of the swept edge + ray cast of the skin) and one
+   full fit of every edge of ``blade-large-cc`` on the default body's calf (8 N), with the
+   half-space model and with the layered model (reduced search: 3 tilts x 4 rotations x 2
+   faces, 8 refinement evaluations), unless ``--quick``.
+
+Run: .venv/bin/python benchmarks/bench_fit.py [--quick]
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import numpy as np
+
+
+def _timed(label: str, fn):
+    t0, c0 = time.perf_counter(), time.process_time()
+    out = fn()
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    print(f"{label:58s} wall {wall:7.2f} s   cpu {cpu:7.2f} s")
+    return out
+
+
+def accuracy() -> None:
+    import trimesh
+
+    from iastm_tools.body import Body, Site
+    from iastm_tools.contact import TissueStack, reference
+    from iastm_tools.contours import Contour
+    from iastm_tools.fit import fit_contour
+    from iastm_tools.profile import EdgeSpec
+    from iastm_tools.section import edge_section
+
+    sec = edge_section(EdgeSpec("full_round"), 10.0)
+    n = 161
+    x = np.linspace(0.0, 40.0, n)
+    u, v = sec.apex
+    c = Contour("straight", 0, "line", "straight",
+                np.column_stack([x, np.full(n, -u), np.full(n, v)]),
+                np.tile([0.0, -1.0, 0.0], (n, 1)), np.tile([1.0, 0.0, 0.0], (n, 1)),
+                np.zeros(n), x, sec, (None, None))
+    box = trimesh.creation.box((300.0, 300.0, 60.0))
+    box.apply_translation([0.0, 0.0, -30.0])
+    body = Body("flat", box, sites={"calf": Site("calf", [0, 0, 0], [0, 0, 1], [1, 0, 0])})
+    e, nu, f = 100.0, 0.49, 0.05
+    r = _timed("Hertz check: fit of one fixed pose (half-space)", lambda: fit_contour(
+        c, body, body.sites["calf"], f, TissueStack.halfspace(e, nu), angle_range_deg=(90, 90),
+        rotation_range_deg=(0, 0), model="halfspace"))
+    p = np.asarray(r.contact.pressure_kpa)
+    mid = p.shape[1] // 2
+    q = p[:, mid].sum() * r.grid_spacing_mm[0] * 1e-3
+    h = reference.hertz_cylinder(5.0, q, e / (1 - nu**2))
+    print(f"  grid {r.grid_shape} spacing {tuple(round(s, 4) for s in r.grid_spacing_mm)} mm")
+    print(f"  p0 mid {p[:, mid].max():.4f} kPa vs Hertz {h.peak_pressure_kpa:.4f} kPa: "
+          f"{p[:, mid].max() / h.peak_pressure_kpa - 1:+.2%}")
+    print(f"  width {r.contact_width_mm:.4f} mm vs 2b {2 * h.half_width_mm:.4f} mm: "
+          f"{r.contact_width_mm / (2 * h.half_width_mm) - 1:+.2%}")
+    print(f"  force from pressure {r.force_n:.6f} N vs applied {f} N: {r.force_n / f - 1:+.1e}")
+    print(f"  middle line load / (F/L) = {q / (f / 40.0):.3f} (the cut ends carry the rest)")
+
+
+def timing() -> None:
+    from iastm_tools import Tool
+    from iastm_tools.body import Body
+    from iastm_tools.fit import Pose, SiteFrame, fit, posed_gap, swept_surface
+    from iastm_tools.library import find_profile
+
+    body = _timed("default body load", lambda: Body.load("default"))
+    tool = Tool.from_profile(find_profile("blade-large-cc"))
+    c = tool.contours[0]
+    frame = SiteFrame.from_site(body.site("calf"))
+    surf = swept_surface(c, 0.03)
+    posed_gap(body, frame, surf, Pose(45.0, 0.0), 0.06, 0.5, 4.0)  # Embree BVH build
+    pg = _timed(f"one gap evaluation ({c.name}, 0.06 x 0.5 mm grid)",
+                lambda: posed_gap(body, frame, surf, Pose(45.0, 0.0), 0.06, 0.5, 4.0))
+    print(f"  grid {pg.gap_mm.shape}, swept surface {surf.shape[0]} x {surf.shape[1]} points")
+    for model in ("halfspace", "layered"):
+        res = _timed(f"fit blade-large-cc on calf, 8 N, {model} (reduced search)",
+                     lambda m=model: fit(tool, body, "calf", 8.0, (30, 90), model=m,
+                                         coarse_tilts=3, coarse_rotations=4, refine_evals=8))
+        for cf in res.contours:
+            print(f"  {cf.rank} {cf.contour:12s} tilt {cf.pose.tilt_deg:5.1f} rot "
+                  f"{cf.pose.rotation_deg:6.1f} {cf.pose.skin_face:6s} area "
+                  f"{cf.contact_area_mm2:7.1f} mm2 peak {cf.peak_pressure_kpa:7.1f} kPa "
+                  f"evals {cf.evaluations} converged {cf.converged}")
+
+
+def main() -> None:
+    accuracy()
+    if "--quick" not in sys.argv:
+        timing()
+
+
+if __name__ == "__main__":
+    main()
