@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from ..contours import Contour
@@ -89,7 +90,7 @@ class Pose:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class SiteFrame:
     """Origin (mm) and orthonormal axes of a site's tangent frame (body coordinates)."""
 
@@ -108,6 +109,11 @@ class SiteFrame:
         e2 = np.cross(n, e1)
         o = np.asarray(site.point_mm, dtype=float) + position_mm[0] * e1 + position_mm[1] * e2
         return cls(o, e1, e2, n)
+
+    def same_as(self, other: SiteFrame, tol: float = 1e-12) -> bool:
+        """True when both frames have the same origin and axes (to ``tol``)."""
+        return all(np.allclose(getattr(self, f), getattr(other, f), rtol=0.0, atol=tol)
+                   for f in ("origin_mm", "e1", "e2", "normal"))
 
     def edge_axes(self, rotation_deg: float) -> tuple[np.ndarray, np.ndarray]:
         """Unit x (stroke) and y (along the edge) of the edge frame (body coordinates)."""
@@ -159,6 +165,19 @@ def swept_surface(contour: Contour, max_step_mm: float) -> np.ndarray:
     return np.stack([rel @ n0, rel @ t0, rel @ z], axis=-1)
 
 
+def tool_frame_matrix(contour: Contour) -> np.ndarray:
+    """4x4 matrix taking tool model coordinates (mm, as the solid and the exports) to the
+    tool frame of :func:`swept_surface` (origin at the middle apex point, axes n0, t0, z0)."""
+    m = middle_index(contour)
+    p = np.asarray(contour.points_mm, dtype=float)[m]
+    n0 = np.asarray(contour.normals, dtype=float)[m]
+    t0 = np.asarray(contour.tangents, dtype=float)[m]
+    out = np.eye(4)
+    out[:3, :3] = np.array([n0, t0, [0.0, 0.0, 1.0]])
+    out[:3, 3] = -out[:3, :3] @ p
+    return out
+
+
 def middle_index(contour: Contour) -> int:
     """Index of the sample nearest the middle of the contour's arc length."""
     s = np.asarray(contour.arc_length_mm)
@@ -201,6 +220,8 @@ def zbuffer(surface: np.ndarray, grid: Grid, z_keep_mm: float) -> np.ndarray:
     two triangles. Triangles whose lowest vertex is more than ``z_keep_mm`` above the
     surface minimum are skipped (they cannot carry contact). Nodes no triangle covers get
     +inf. Heights are linear interpolation on each triangle (exact for the sweep).
+    The rasterisation loop is compiled with numba (about 100x a vectorised numpy version,
+    which had to expand every triangle's bounding box into index arrays).
     """
     a = surface[:-1, :-1]
     b = surface[1:, :-1]
@@ -211,58 +232,47 @@ def zbuffer(surface: np.ndarray, grid: Grid, z_keep_mm: float) -> np.ndarray:
             -1, 3, 3)]
     )
     zmin = tri[:, :, 2].min(axis=1)
-    tri = tri[zmin <= surface[..., 2].min() + z_keep_mm]
+    tri = np.ascontiguousarray(tri[zmin <= surface[..., 2].min() + z_keep_mm])
     out = np.full(grid.nx * grid.ny, np.inf)
-    x1, y1 = tri[:, 1, :2] - tri[:, 0, :2], tri[:, 2, :2] - tri[:, 0, :2]
-    det = x1[:, 0] * y1[:, 1] - x1[:, 1] * y1[:, 0]
-    scale = np.maximum(np.abs(x1).max(axis=1), np.abs(y1).max(axis=1)) ** 2
-    tri = tri[np.abs(det) > 1e-12 * np.maximum(scale, 1e-30)]
-    if not len(tri):
-        return out.reshape(grid.nx, grid.ny)
-    xs, ys = tri[:, :, 0], tri[:, :, 1]
-    eps = 1e-9
-    i0 = np.clip(np.ceil((xs.min(1) - grid.x0) / grid.dx - eps), 0, grid.nx).astype(np.int64)
-    i1 = np.clip(np.floor((xs.max(1) - grid.x0) / grid.dx + eps), -1, grid.nx - 1).astype(
-        np.int64)
-    j0 = np.clip(np.ceil((ys.min(1) - grid.y0) / grid.dy - eps), 0, grid.ny).astype(np.int64)
-    j1 = np.clip(np.floor((ys.max(1) - grid.y0) / grid.dy + eps), -1, grid.ny - 1).astype(
-        np.int64)
-    ni, nj = i1 - i0 + 1, j1 - j0 + 1
-    ok = (ni > 0) & (nj > 0)
-    tri, i0, j0, ni, nj = tri[ok], i0[ok], j0[ok], ni[ok], nj[ok]
-    counts = ni * nj
-    chunk = 2_000_000
-    start = 0
-    while start < len(tri):
-        cum = np.cumsum(counts[start:])
-        stop = start + max(1, int(np.searchsorted(cum, chunk)))
-        sl = slice(start, stop)
-        _raster(tri[sl], i0[sl], j0[sl], nj[sl], counts[sl], grid, out)
-        start = stop
+    if len(tri):
+        _raster(tri, float(grid.x0), float(grid.y0), float(grid.dx), float(grid.dy),
+                int(grid.nx), int(grid.ny), out)
     return out.reshape(grid.nx, grid.ny)
 
 
-def _raster(tri: np.ndarray, i0: np.ndarray, j0: np.ndarray, nj: np.ndarray,
-            counts: np.ndarray, grid: Grid, out: np.ndarray) -> None:
-    tid = np.repeat(np.arange(len(tri)), counts)
-    first = np.repeat(np.cumsum(counts) - counts, counts)
-    local = np.arange(len(tid)) - first
-    ii = i0[tid] + local // nj[tid]
-    jj = j0[tid] + local % nj[tid]
-    px = grid.x0 + ii * grid.dx
-    py = grid.y0 + jj * grid.dy
-    t = tri[tid]
-    ax, ay = t[:, 0, 0], t[:, 0, 1]
-    e1x, e1y = t[:, 1, 0] - ax, t[:, 1, 1] - ay
-    e2x, e2y = t[:, 2, 0] - ax, t[:, 2, 1] - ay
-    det = e1x * e2y - e1y * e2x
-    qx, qy = px - ax, py - ay
-    l1 = (qx * e2y - qy * e2x) / det
-    l2 = (e1x * qy - e1y * qx) / det
-    tol = -1e-9
-    inside = (l1 >= tol) & (l2 >= tol) & (l1 + l2 <= 1.0 - tol)
-    z = t[:, 0, 2] + l1 * (t[:, 1, 2] - t[:, 0, 2]) + l2 * (t[:, 2, 2] - t[:, 0, 2])
-    np.minimum.at(out, (ii * grid.ny + jj)[inside], z[inside])
+@numba.njit(cache=True, nogil=True)
+def _raster(tri: np.ndarray, x0: float, y0: float, dx: float, dy: float, nx: int, ny: int,
+            out: np.ndarray) -> None:  # pragma: no cover - compiled
+    eps = 1e-9
+    for t in range(tri.shape[0]):
+        ax, ay, az = tri[t, 0, 0], tri[t, 0, 1], tri[t, 0, 2]
+        e1x, e1y = tri[t, 1, 0] - ax, tri[t, 1, 1] - ay
+        e2x, e2y = tri[t, 2, 0] - ax, tri[t, 2, 1] - ay
+        det = e1x * e2y - e1y * e2x
+        scale = max(abs(e1x), abs(e1y), abs(e2x), abs(e2y)) ** 2
+        if abs(det) <= 1e-12 * max(scale, 1e-30):
+            continue  # degenerate in plan view: its neighbours cover the same nodes
+        dz1 = tri[t, 1, 2] - az
+        dz2 = tri[t, 2, 2] - az
+        xmin = min(ax, tri[t, 1, 0], tri[t, 2, 0])
+        xmax = max(ax, tri[t, 1, 0], tri[t, 2, 0])
+        ymin = min(ay, tri[t, 1, 1], tri[t, 2, 1])
+        ymax = max(ay, tri[t, 1, 1], tri[t, 2, 1])
+        i0 = max(math.ceil((xmin - x0) / dx - eps), 0)
+        i1 = min(math.floor((xmax - x0) / dx + eps), nx - 1)
+        j0 = max(math.ceil((ymin - y0) / dy - eps), 0)
+        j1 = min(math.floor((ymax - y0) / dy + eps), ny - 1)
+        for i in range(i0, i1 + 1):
+            qx = x0 + i * dx - ax
+            for j in range(j0, j1 + 1):
+                qy = y0 + j * dy - ay
+                l1 = (qx * e2y - qy * e2x) / det
+                l2 = (e1x * qy - e1y * qx) / det
+                if l1 >= -eps and l2 >= -eps and l1 + l2 <= 1.0 + eps:
+                    z = az + l1 * dz1 + l2 * dz2
+                    k = i * ny + j
+                    if z < out[k]:
+                        out[k] = z
 
 
 def skin_heights(body, frame: SiteFrame, rotation_deg: float, grid: Grid) -> np.ndarray:
@@ -276,6 +286,66 @@ def skin_heights(body, frame: SiteFrame, rotation_deg: float, grid: Grid) -> np.
     h = RAY_HEIGHT_MM - dist
     h[~np.isfinite(dist)] = -np.inf
     return h.reshape(grid.nx, grid.ny)
+
+
+#: Spacing (mm) of the skin height map. The skin mesh is piecewise linear on facets of a few
+#: mm; bilinear interpolation of its heights at 0.1 mm is off by at most about
+#: (kink angle) x spacing / 4, i.e. ~2e-3 mm at a 3 deg facet kink, against approaches
+#: of 0.1-1 mm under IASTM loads.
+SKIN_MAP_STEP_MM = 0.15
+
+
+@dataclass(frozen=True, eq=False)
+class SkinMap:
+    """Skin heights (mm, along the site normal) ray-cast once on a regular grid of the site's
+    tangent plane (axes e1, e2), so that every pose only interpolates them.
+
+    heights[i, j] is at (x0 + i step, y0 + j step) along (e1, e2); -inf where the ray missed
+    the body. The cost is set by the patch the tool can cover, not by the scan size.
+    """
+
+    frame: SiteFrame
+    x0: float
+    y0: float
+    step: float
+    heights: np.ndarray
+
+    @property
+    def radius_mm(self) -> float:
+        """Half-side (mm) of the square the map covers around the frame origin."""
+        return -max(self.x0, self.y0)
+
+    def at(self, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """Bilinear heights at site-frame coordinates (u along e1, v along e2), mm; -inf
+        outside the map or next to a missed ray."""
+        from scipy.ndimage import map_coordinates
+
+        fi = (np.asarray(u, dtype=float) - self.x0) / self.step
+        fj = (np.asarray(v, dtype=float) - self.y0) / self.step
+        valid = np.isfinite(self.heights)
+        h = np.where(valid, self.heights, 0.0)
+        coords = np.stack([fi.ravel(), fj.ravel()])
+        out = map_coordinates(h, coords, order=1, mode="constant", cval=0.0)
+        ok = map_coordinates(valid.astype(float), coords, order=1, mode="constant",
+                             cval=0.0) > 1.0 - 1e-9
+        out[~ok] = -np.inf
+        return out.reshape(np.shape(u))
+
+
+def skin_map(body, frame: SiteFrame, radius_mm: float,
+             step_mm: float = SKIN_MAP_STEP_MM) -> SkinMap:
+    """Ray-cast the skin (along ``-n`` from ``RAY_HEIGHT_MM`` above the tangent plane) on a
+    square of half-side ``radius_mm`` around the site frame origin."""
+    n = 2 * math.ceil(radius_mm / step_mm) + 1
+    x0 = -step_mm * (n // 2)
+    g = x0 + step_mm * np.arange(n)
+    gu, gv = np.meshgrid(g, g, indexing="ij")
+    origins = (frame.origin_mm + gu[..., None] * frame.e1 + gv[..., None] * frame.e2
+               + RAY_HEIGHT_MM * frame.normal).reshape(-1, 3)
+    dist, _, _ = body.ray_cast(origins, -frame.normal[None, :])
+    h = RAY_HEIGHT_MM - dist
+    h[~np.isfinite(dist)] = -np.inf
+    return SkinMap(frame, x0, x0, step_mm, h.reshape(n, n))
 
 
 @dataclass(frozen=True)
@@ -292,6 +362,31 @@ class PosedGap:
     gap_mm: np.ndarray
     lowest_xy_mm: np.ndarray
     covered_fraction: float
+    skin_height_mm: np.ndarray | None = None
+    shift_mm: float = 0.0
+    frame: SiteFrame | None = None
+
+    def skin_points_mm(self) -> np.ndarray:
+        """(nx, ny, 3) undeformed skin points (body coordinates, mm) under the grid nodes;
+        nodes whose ray missed the body are NaN."""
+        if self.skin_height_mm is None or self.frame is None:
+            raise IastmError("this gap carries no skin heights")
+        xa, ya = self.frame.edge_axes(self.pose.rotation_deg)
+        gx, gy = np.meshgrid(self.grid.x, self.grid.y, indexing="ij")
+        h = np.where(np.isfinite(self.skin_height_mm), self.skin_height_mm, np.nan)
+        return (self.frame.origin_mm + gx[..., None] * xa + gy[..., None] * ya
+                + h[..., None] * self.frame.normal)
+
+    def edge_to_body(self, approach_mm: float = 0.0) -> np.ndarray:
+        """4x4 matrix taking edge-frame tool heights (as posed for this gap) to body
+        coordinates, with the tool touching the skin and pushed ``approach_mm`` into it."""
+        if self.frame is None:
+            raise IastmError("this gap carries no site frame")
+        xa, ya = self.frame.edge_axes(self.pose.rotation_deg)
+        m = np.eye(4)
+        m[:3, 0], m[:3, 1], m[:3, 2] = xa, ya, self.frame.normal
+        m[:3, 3] = self.frame.origin_mm - (self.shift_mm + approach_mm) * self.frame.normal
+        return m
 
 
 #: Allowed grid sizes: 16 x (2^a 3^b 5^c), steps <= 25 %. Poses of one edge then share a
@@ -311,9 +406,11 @@ def _grid_size(n: int) -> int:
 
 
 def posed_gap(body, frame: SiteFrame, surface_tool: np.ndarray, pose: Pose, dx: float,
-              dy: float, reach_mm: float, max_nodes: int = 250_000) -> PosedGap:
+              dy: float, reach_mm: float, max_nodes: int = 250_000,
+              skin: SkinMap | None = None) -> PosedGap:
     """Gap grid for ``pose``: covers the tool surface within ``reach_mm`` of its lowest
-    point (plus a 1 mm border); spacing (dx, dy) mm."""
+    point (plus a 1 mm border); spacing (dx, dy) mm. Skin heights come from ``skin`` (a
+    :class:`SkinMap` of this frame) when given, else from ray casting every node."""
     m = pose_matrix(pose)
     surf = surface_tool @ m.T
     z = surf[..., 2]
@@ -334,7 +431,13 @@ def posed_gap(body, frame: SiteFrame, surface_tool: np.ndarray, pose: Pose, dx: 
     y0 = dy * math.floor((cy - 0.5 * (ny - 1) * dy) / dy)
     grid = Grid(x0, y0, dx, dy, nx, ny)
     tool_h = zbuffer(surf, grid, reach_mm + 10.0)
-    skin_h = skin_heights(body, frame, pose.rotation_deg, grid)
+    if skin is None:
+        skin_h = skin_heights(body, frame, pose.rotation_deg, grid)
+    else:
+        xa, ya = frame.edge_axes(pose.rotation_deg)
+        gx, gy = np.meshgrid(grid.x, grid.y, indexing="ij")
+        skin_h = skin.at(gx * (xa @ frame.e1) + gy * (ya @ frame.e1),
+                         gx * (xa @ frame.e2) + gy * (ya @ frame.e2))
     gap = tool_h - skin_h
     finite = np.isfinite(gap)
     if not finite.any():
@@ -346,4 +449,4 @@ def posed_gap(body, frame: SiteFrame, surface_tool: np.ndarray, pose: Pose, dx: 
     gap[~finite] = cap
     low = np.argmin(surf[..., 2], axis=1)
     lowest = surf[np.arange(len(surf)), low, :2]
-    return PosedGap(pose, grid, gap, lowest, float(finite.mean()))
+    return PosedGap(pose, grid, gap, lowest, float(finite.mean()), skin_h, gmin, frame)

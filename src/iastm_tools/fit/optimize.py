@@ -23,7 +23,17 @@ import numpy as np
 
 from ..contours import Contour
 from ..errors import IastmError
-from .gap import GridTooLargeError, Pose, PosedGap, SiteFrame, posed_gap, swept_surface
+from .gap import (
+    GridTooLargeError,
+    Pose,
+    PosedGap,
+    SiteFrame,
+    SkinMap,
+    posed_gap,
+    skin_map,
+    swept_surface,
+    tool_frame_matrix,
+)
 from .result import ContourFit, FitResult
 
 OBJECTIVES = ("area", "peak", "ppt")
@@ -36,6 +46,9 @@ INITIAL_REACH_MM = 2.0
 #: Grid refinements (x 1/1.7 each) tried per pose before a contact is accepted as
 #: under-resolved (a corner or multi-patch contact that refining does not resolve).
 MAX_REFINE = 3
+#: Relative pressure-change tolerance of the contact solves during the pose refinement; the
+#: best pose is solved again to the solver's default 1e-8.
+REFINE_TOL = 1e-6
 N_PER_KPA_MM2 = 1e-3
 
 
@@ -85,6 +98,7 @@ class _Problem:
     step_mm: float
     evaluations: int = 0
     dx_min: float = 0.0
+    skin: SkinMap | None = None
 
     def run(self, pose: Pose, fn) -> tuple[PosedGap, Any, tuple[str, ...]]:
         """Call ``fn(posed_gap, check_grid)``; refine the grid on 'too coarse', enlarge it
@@ -107,7 +121,8 @@ class _Problem:
         notes: list[str] = []
         for _ in range(10):
             try:
-                pg = posed_gap(self.body, self.frame, surface, pose, dx, dy, reach)
+                pg = posed_gap(self.body, self.frame, surface, pose, dx, dy, reach,
+                               skin=self.skin)
             except GridTooLargeError:
                 if dx * 1.7 > 0.5:
                     raise
@@ -165,6 +180,34 @@ class _Problem:
                          f"adaptations ({last})")
 
 
+#: Steepest skin slope (degrees from the site's tangent plane) allowed under the contact:
+#: the gap is measured along the site normal, which overstates the normal gap by
+#: 1 / cos(slope) (41 % at 45 deg). A pose whose contact reaches steeper skin has the tool
+#: wrapping round the side of the limb: it is ruled out, and if every pose does it the tool
+#: is larger than the body region at that site.
+MAX_SKIN_SLOPE_DEG = 45.0
+#: Objective value given to ruled-out poses (minimised objectives are O(1e3) at most).
+INFEASIBLE = 1e9
+
+
+def off_region(pg: PosedGap, r: Any) -> bool:
+    """True when the contact of ``r`` on ``pg`` reaches skin steeper than
+    ``MAX_SKIN_SLOPE_DEG`` or a node next to one whose ray missed the body."""
+    h = pg.skin_height_mm
+    mask = getattr(r, "contact_mask", None)
+    if h is None or mask is None or not np.any(mask):
+        return False
+    missing = ~np.isfinite(h)
+    hf = np.where(missing, 0.0, h)
+    gx, gy = np.gradient(hf, pg.grid.dx, pg.grid.dy)
+    steep = np.hypot(gx, gy) > math.tan(math.radians(MAX_SKIN_SLOPE_DEG))
+    if missing.any():
+        from scipy import ndimage
+
+        steep |= ndimage.binary_dilation(missing, iterations=2)
+    return bool(np.any(steep & np.asarray(mask)))
+
+
 def _objective(r, objective: str, ppt_kpa: float | None) -> float:
     if objective == "area":
         return -float(r.contact_area_mm2)
@@ -173,6 +216,40 @@ def _objective(r, objective: str, ppt_kpa: float | None) -> float:
     from ..contact import window_mean_pressure_kpa
 
     return window_mean_pressure_kpa(r) / float(ppt_kpa)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class _QuickContact:
+    """The few fields of a contact solve the pose search reads (duck-types ContactResult
+    for :func:`_objective`, :func:`off_region` and ``window_mean_pressure_kpa``)."""
+
+    pressure_kpa: np.ndarray
+    spacing_mm: tuple[float, float]
+    contact_mask: np.ndarray
+    contact_area_mm2: float
+    peak_pressure_kpa: float
+
+
+def _quick_winkler(pg: PosedGap, k_kpa_per_mm: float, force_n: float) -> _QuickContact:
+    """Winkler foundation p = k (delta - gap)+ at load ``force_n``, solved exactly: with
+    the gaps sorted, the load is piecewise linear in the approach delta.  Skips the
+    diagnostics of a full :func:`~iastm_tools.contact.solve` (grid checks, extents,
+    regime flags) that the pose search does not read."""
+    g = pg.gap_mm.ravel()
+    d_area = pg.grid.dx * pg.grid.dy
+    load = force_n / N_PER_KPA_MM2 / (k_kpa_per_mm * d_area)  # = sum (delta - g)+
+    gs = np.sort(g)
+    n = np.arange(1, len(gs) + 1)
+    vol = n * gs - np.cumsum(gs)  # sum (gs[m] - g)+ over the m lowest, at delta = gs[m]
+    m = int(np.searchsorted(vol, load))
+    if m >= len(gs):
+        raise IastmError("winkler: the load needs an approach beyond the gap grid; enlarge it")
+    cnt = m  # nodes strictly below the bracket's upper gap value
+    delta = (load + gs[:cnt].sum()) / cnt
+    p = k_kpa_per_mm * np.maximum(delta - pg.gap_mm, 0.0)
+    mask = p > 0
+    return _QuickContact(p, (pg.grid.dx, pg.grid.dy), mask, float(mask.sum() * d_area),
+                         float(p.max()))
 
 
 def _calibrate_winkler(pg: PosedGap, ref) -> float:
@@ -230,17 +307,17 @@ def fit_contour(
     model: str = "layered",
     objective: str = "area",
     coarse_tilts: int = 4,
-    coarse_rotations: int = 12,
-    refine_evals: int = 30,
+    coarse_rotations: int = 8,
+    refine_evals: int = 8,
     skin_faces: Sequence[str] | None = None,
+    skin: SkinMap | None = None,
 ) -> ContourFit:
     """Optimise the pose of one contour on ``site`` of ``body`` (see :func:`fit`).
 
-    stack: the :class:`~iastm_tools.contact.TissueStack` of the site. Returns a
+    stack: the :class:`~iastm_tools.contact.TissueStack` of the site. skin: a
+    :class:`SkinMap` of the same site frame to reuse (one is ray-cast otherwise). Returns a
     :class:`ContourFit` with rank 0 (ranks are set by :func:`fit`).
     """
-    from scipy.optimize import minimize
-
     from ..contact import solve
 
     lo, hi = _check_inputs(force_n, angle_range_deg, model, objective, rotation_range_deg)
@@ -253,6 +330,13 @@ def fit_contour(
     prob = _Problem(body, frame, contour, stack, ppt_kpa, float(force_n), dx, dy,
                     INITIAL_REACH_MM, swept_surface(contour, step), step,
                     dx_min=dx / 1.7**MAX_REFINE)
+    # every pose keeps the middle apex point over the origin, so no tool point leaves the
+    # disc of its largest distance from there (plus the grid's 1 mm border)
+    radius = float(np.linalg.norm(prob.surface, axis=-1).max()) + 2.0
+    if skin is not None and skin.radius_mm >= radius and skin.frame.same_as(frame):
+        prob.skin = skin
+    else:
+        prob.skin = skin_map(body, frame, radius)
     faces = tuple(skin_faces) if skin_faces else (
         ("bottom",) if _symmetric(contour) else ("bottom", "top"))
     tilts = [lo] if hi - lo < 1e-9 else list(np.linspace(lo, hi, max(coarse_tilts, 2)))
@@ -263,84 +347,133 @@ def fit_contour(
         full = rhi - rlo >= 180.0 - 1e-9  # a half turn is periodic for the edge geometry
         rots = list(np.linspace(rlo, rhi, n_rot, endpoint=not full))
 
-    def solve_model(pg: PosedGap, mdl: str, k: float | None = None, check: bool = True):
+    def solve_model(pg: PosedGap, mdl: str, k: float | None = None, check: bool = True,
+                    tol: float = 1e-8):
         return solve(pg.gap_mm, (pg.grid.dx, pg.grid.dy), stack, force_n=float(force_n),
-                     model=mdl, check_grid=check, winkler_k_kpa_per_mm=k)
+                     model=mdl, check_grid=check, winkler_k_kpa_per_mm=k, tol=tol)
 
-    # --- coarse global search: Winkler calibrated once by the chosen model --------------
+    free = (hi - lo > 1e-9, rhi - rlo > 1e-9)
+    bounds = ((lo, hi), (rlo, rhi))
+    coarse_step = (max((hi - lo) / (2 * max(len(tilts) - 1, 1)), 1.0),
+                   max((rhi - rlo) / (2 * max(len(rots), 1)), 1.0))
     warnings: list[str] = []
-    mid_pose = Pose(tilts[len(tilts) // 2], rots[len(rots) // 2] if len(rots) > 1 else rots[0],
-                    faces[0], position_mm)
-    calib_model = "layered" if model == "winkler" else model
-    coarse: list[tuple[float, Pose]] = []
-    if len(tilts) * len(rots) * len(faces) > 1:
-        _, k_w, _ = prob.run(mid_pose, lambda pg, chk: _calibrate_winkler(
-            pg, solve_model(pg, calib_model, None, chk)))
-        for face in faces:
-            for t in tilts:
-                for rot in rots:
-                    pose = Pose(float(t), float(rot), face, position_mm)
-                    _, r, _ = prob.run(pose, lambda pg, chk: solve_model(pg, "winkler", k_w,
-                                                                         False))
-                    coarse.append((_objective(r, objective, ppt_kpa), pose))
-        coarse.sort(key=lambda c: c[0])
-        start = coarse[0][1]
-    else:
-        start = mid_pose
+    mid_pose = Pose(tilts[len(tilts) // 2], rots[len(rots) // 2], faces[0], position_mm)
+    if not any(free) and len(faces) == 1:
+        pg, r, notes = prob.run(mid_pose, lambda pg, chk: solve_model(pg, model, None, chk))
+        return _read_out(prob, pg, r, model, objective, _objective(r, objective, ppt_kpa),
+                         True, list(notes))
 
-    # --- local refinement with the chosen model ----------------------------------------
+    # --- 1. coarse global search with a Winkler foundation calibrated once by a BEM solve
+    # of the chosen model (layered for the Winkler model itself) at the middle pose -------
+    # calibrated at the most upright allowed tilt: an apex contact, which the BEM solves in
+    # a few hundred iterations (a bevel lying flat is punch-like and needs thousands)
+    calib_model = "layered" if model == "winkler" else model
+    calib_pose = Pose(hi, rots[len(rots) // 2], faces[0], position_mm)
+    _, k_w, _ = prob.run(calib_pose, lambda pg, chk: _calibrate_winkler(
+        pg, solve_model(pg, calib_model, None, chk, REFINE_TOL)))
+    w_cache: dict[tuple[str, float, float], tuple[float, PosedGap, Any, tuple[str, ...]]] = {}
+
+    def winkler_eval(pose: Pose) -> float:
+        key = (pose.skin_face, round(pose.tilt_deg, 3), round(pose.rotation_deg, 3))
+        if key not in w_cache:
+            pg, r, notes = prob.run(pose, lambda pg, chk: _quick_winkler(pg, k_w, force_n))
+            value = INFEASIBLE if off_region(pg, r) else _objective(r, objective, ppt_kpa)
+            w_cache[key] = (value, pg, r, notes)
+        return w_cache[key][0]
+
+    coarse = [Pose(float(t), float(rot), face, position_mm)
+              for face in faces for t in tilts for rot in rots]
+    start = min(coarse, key=winkler_eval)
+    # --- 2. local Winkler refinement (cheap: a gap and a 1-D root find per pose) --------
+    start, _, _ = _nelder_mead(winkler_eval, start, free, bounds, coarse_step, maxfev=40,
+                               xatol=0.5, fatol=1e-3)
+    if model == "winkler":
+        pg, r, notes = prob.run(start, lambda pg, chk: solve_model(pg, "winkler", k_w, False))
+        return _read_out(prob, pg, r, model, objective, _objective(r, objective, ppt_kpa),
+                         True, list(notes))
+
+    # --- 3. local refinement with the chosen model, from the Winkler optimum ------------
     cache: dict[tuple[float, float], tuple[float, PosedGap, Any, tuple[str, ...]]] = {}
-    free = [hi - lo > 1e-9, rhi - rlo > 1e-9]
+
+    def model_eval(pose: Pose) -> float:
+        key = (round(pose.tilt_deg, 3), round(pose.rotation_deg, 3))
+        if key not in cache:
+            pg, r, notes = prob.run(pose, lambda pg, chk: solve_model(pg, model, None, chk,
+                                                                      REFINE_TOL))
+            value = INFEASIBLE if off_region(pg, r) else _objective(r, objective, ppt_kpa)
+            cache[key] = (value, pg, r, notes)
+        return cache[key][0]
+
+    converged = True
+    if refine_evals > 0:
+        local_step = tuple(s / 4.0 for s in coarse_step)
+        best, converged, nfev = _nelder_mead(model_eval, start, free, bounds, local_step,
+                                             maxfev=int(refine_evals), xatol=1.0, fatol=0.01)
+        if not converged:
+            warnings.append(f"pose refinement with the {model} model stopped after {nfev} "
+                            "evaluations before its simplex shrank to 1 deg and 1 % of the "
+                            "objective")
+    else:
+        best = start
+    # --- 4. the best pose solved once more to the full tolerance ------------------------
+    pg, r, notes = prob.run(best, lambda pg, chk: solve_model(pg, model, None, chk))
+    value = _objective(r, objective, ppt_kpa)
+    return _read_out(prob, pg, r, model, objective, value, converged, warnings + list(notes))
+
+
+def _nelder_mead(fun: Any, start: Pose, free: tuple[bool, bool],
+                 bounds: tuple[tuple[float, float], tuple[float, float]],
+                 step: tuple[float, float], *, maxfev: int, xatol: float,
+                 fatol: float) -> tuple[Pose, bool, int]:
+    """Bounded Nelder-Mead over the free pose angles (tilt, rotation) from ``start``.
+
+    The objective is divided by its magnitude at the start so that ``fatol`` is relative
+    (pixel-counted areas move in steps of one pixel; a relative tolerance lets the simplex
+    stop once steps that small are all that is left). Returns (best pose, converged,
+    evaluations).
+    """
+    from scipy.optimize import minimize
+
+    x0 = [v for v, fr in zip((start.tilt_deg, start.rotation_deg), free, strict=True) if fr]
+    if not x0:
+        fun(start)
+        return start, True, 1
 
     def pose_of(x: np.ndarray) -> Pose:
         vals = [start.tilt_deg, start.rotation_deg]
         it = iter(x)
         for i in range(2):
             if free[i]:
-                vals[i] = float(next(it))
-        vals[0] = min(max(vals[0], lo), hi)
-        vals[1] = min(max(vals[1], rlo), rhi)
-        return Pose(vals[0], vals[1], start.skin_face, position_mm)
+                vals[i] = min(max(float(next(it)), bounds[i][0]), bounds[i][1])
+        return Pose(vals[0], vals[1], start.skin_face, start.position_mm)
 
-    def f(x: np.ndarray) -> float:
-        pose = pose_of(x)
-        key = (round(pose.tilt_deg, 3), round(pose.rotation_deg, 3))
-        if key not in cache:
-            pg, r, notes = prob.run(pose, lambda pg, chk: solve_model(pg, model, None, chk))
-            cache[key] = (_objective(r, objective, ppt_kpa), pg, r, notes)
-        return cache[key][0]
-
-    converged = True
-    x0 = [v for v, fr in zip((start.tilt_deg, start.rotation_deg), free, strict=True) if fr]
-    if x0 and refine_evals > 0:
-        steps = [max((hi - lo) / (2 * max(len(tilts) - 1, 1)), 1.0),
-                 max((rhi - rlo) / (2 * max(len(rots), 1)), 1.0)]
-        step = [s for s, fr in zip(steps, free, strict=True) if fr]
-        bounds = [b for b, fr in zip(((lo, hi), (rlo, rhi)), free, strict=True) if fr]
-        simplex = [list(x0)]
-        for i in range(len(x0)):
-            v = list(x0)
-            v[i] = v[i] + step[i] if v[i] + step[i] <= bounds[i][1] else v[i] - step[i]
-            simplex.append(v)
-        res = minimize(f, np.array(x0), method="Nelder-Mead", bounds=bounds,
-                       options={"initial_simplex": np.array(simplex), "xatol": 0.5,
-                                "fatol": 1e-3, "maxfev": int(refine_evals)})
-        converged = bool(res.success)
-        if not converged:
-            warnings.append(f"pose refinement stopped after {res.nfev} evaluations "
-                            f"without meeting xatol 0.5 deg ({res.message})")
-        f(res.x)
-        best_key = min(cache, key=lambda k: cache[k][0])
-    else:
-        f(np.array(x0))
-        best_key = next(iter(cache))
-    value, pg, r, notes = cache[best_key]
-    return _read_out(prob, pg, r, model, objective, value, converged, warnings + list(notes))
+    scale = max(abs(fun(start)), 1e-12)
+    bnd = [b for b, fr in zip(bounds, free, strict=True) if fr]
+    stp = [s for s, fr in zip(step, free, strict=True) if fr]
+    simplex = [list(x0)]
+    for i in range(len(x0)):
+        v = list(x0)
+        v[i] = v[i] + stp[i] if v[i] + stp[i] <= bnd[i][1] else v[i] - stp[i]
+        simplex.append(v)
+    res = minimize(lambda x: fun(pose_of(x)) / scale, np.array(x0), method="Nelder-Mead",
+                   bounds=bnd, options={"initial_simplex": np.array(simplex), "xatol": xatol,
+                                        "fatol": fatol, "maxfev": int(maxfev)})
+    best = pose_of(res.x)
+    if fun(best) > fun(start):
+        best = start
+    return best, bool(res.success), int(res.nfev)
 
 
 def _read_out(prob: _Problem, pg: PosedGap, r, model: str, objective: str, value: float,
               converged: bool, warnings: list[str]) -> ContourFit:
-    """Turn the best pose's pressure field into a :class:`ContourFit`."""
+    """Turn the best pose's pressure field into a :class:`ContourFit`; IastmError when
+    even the best pose wraps round the side of the limb (the tool is too large there)."""
+    if off_region(pg, r):
+        raise IastmError(
+            f"contour {prob.contour.name}: the tool is larger than the body region at this "
+            f"site: in every allowed pose its contact reaches skin sloping more than "
+            f"{MAX_SKIN_SLOPE_DEG:g} deg from the site plane or the body's silhouette; "
+            "choose a smaller tool, another site or a wider rotation range")
     from scipy.signal import fftconvolve
 
     from ..contact import window_mean_pressure_kpa
@@ -405,7 +538,8 @@ def _read_out(prob: _Problem, pg: PosedGap, r, model: str, objective: str, value
         small_strain_valid=bool(r.small_strain_valid), arc_length_mm=centres,
         line_load_n_per_mm=line_load, grid_spacing_mm=(g.dx, g.dy), grid_shape=(g.nx, g.ny),
         converged=converged and bool(r.converged), evaluations=prob.evaluations,
-        warnings=tuple(warns), contact=r,
+        warnings=tuple(warns), contact=r, posed=pg,
+        tool_frame=tool_frame_matrix(c), stack=prob.stack,
     )
 
 
@@ -430,6 +564,17 @@ def _arc_length_of(xy: np.ndarray, poly: np.ndarray, s: np.ndarray) -> np.ndarra
         best_d[better] = d[better]
         best_s[better] = (s[a_idx] + t * (s[a_idx + 1] - s[a_idx]))[better]
     return best_s
+
+
+def _check_site_on_body(body: Any, site: Any) -> None:
+    """IastmError when the site landmark is farther from the skin than a site may be."""
+    from ..body.sites import MAX_SITE_OFFSET_MM
+
+    d = float(body.closest(np.asarray(site.point_mm, dtype=float)[None]).distance[0])
+    if not d <= MAX_SITE_OFFSET_MM:
+        raise IastmError(
+            f"site {site.name!r} of body {body.name!r} is off the body: its point is {d:.1f} mm "
+            f"from the skin (allowed at most {MAX_SITE_OFFSET_MM:g} mm)")
 
 
 def _resolve_tissue(body: Any, site_name: str, tissue: Any) -> tuple[Any, float | None]:
@@ -457,8 +602,8 @@ def fit(
     contours: Sequence[str] | None = None,
     contour_spacing_mm: float = 0.25,
     coarse_tilts: int = 4,
-    coarse_rotations: int = 12,
-    refine_evals: int = 30,
+    coarse_rotations: int = 8,
+    refine_evals: int = 8,
     progress: Any = None,
 ) -> FitResult:
     """Fit every working edge of ``tool`` on ``site`` of ``body`` and rank them.
@@ -487,6 +632,7 @@ def fit(
     if not isinstance(body, Body):
         body = Body.load(str(body) if not isinstance(body, Path) else body)
     site_obj = site if isinstance(site, Site) else body.site(str(site))
+    _check_site_on_body(body, site_obj)
     stack, ppt = _resolve_tissue(body, site_obj.name, tissue)
     if objective == "ppt" and ppt is None:
         raise IastmError("objective 'ppt' needs a site tissue with a pressure-pain threshold")
@@ -503,19 +649,22 @@ def fit(
             raise IastmError(f"{tool.name}: no working edge {bad[0]!r}; available: "
                              f"{', '.join(sorted(names))}")
         chosen = [c for c in all_c if c.name in set(contours)]
+    frame = SiteFrame.from_site(site_obj, position_mm)
+    reach = max(float(np.linalg.norm(swept_surface(c, 0.5), axis=-1).max()) for c in chosen)
+    skin = skin_map(body, frame, reach + 2.0)
     fits = []
     for c in chosen:
         fits.append(fit_contour(
             c, body, site_obj, force_n, stack, ppt_kpa=ppt, angle_range_deg=angle_range_deg,
             rotation_range_deg=rotation_range_deg, position_mm=position_mm, model=model,
             objective=objective, coarse_tilts=coarse_tilts, coarse_rotations=coarse_rotations,
-            refine_evals=refine_evals))
+            refine_evals=refine_evals, skin=skin))
         if progress is not None:
             progress()
     return rank_fits(fits, tool=tool.name, body=body.name, site=site_obj.name, force_n=force_n,
                      model=model, objective=objective,
                      angle_range_deg=tuple(float(a) for a in angle_range_deg),
-                     seconds=time.perf_counter() - t0)
+                     seconds=time.perf_counter() - t0, tool_object=tool, body_object=body)
 
 
 def rank_fits(fits: Sequence[ContourFit], **meta: Any) -> FitResult:

@@ -73,6 +73,33 @@ class ContourFit:
     evaluations: int
     warnings: tuple[str, ...] = ()
     contact: Any = field(default=None, repr=False)
+    posed: Any = field(default=None, repr=False)
+    tool_frame: np.ndarray | None = field(default=None, repr=False)
+    stack: Any = field(default=None, repr=False)
+
+    @property
+    def gap_mm(self) -> np.ndarray:
+        """(nx, ny) undeformed gap (mm) of the best pose on its contact grid."""
+        return self.posed.gap_mm
+
+    @property
+    def pressure_kpa(self) -> np.ndarray:
+        """(nx, ny) contact pressure (kPa) of the best pose on its contact grid."""
+        return np.asarray(self.contact.pressure_kpa)
+
+    def skin_points_mm(self) -> np.ndarray:
+        """(nx, ny, 3) undeformed skin points (body coordinates, mm) under the contact grid
+        nodes (NaN where the body is absent); ``pressure_kpa`` is the pressure there."""
+        return self.posed.skin_points_mm()
+
+    def tool_transform(self) -> np.ndarray:
+        """4x4 matrix taking tool model coordinates (mm; the solid, STEP and STL) to body
+        coordinates at the fitted pose, pushed ``approach_mm`` into the undeformed skin."""
+        from .gap import pose_matrix
+
+        rot = np.eye(4)
+        rot[:3, :3] = pose_matrix(self.pose)
+        return self.posed.edge_to_body(self.approach_mm) @ rot @ self.tool_frame
 
     def summary(self) -> dict[str, Any]:
         """Scalars (units in keys) and the line load as plain data for JSON."""
@@ -126,6 +153,8 @@ class FitResult:
     angle_range_deg: tuple[float, float]
     contours: tuple[ContourFit, ...]
     seconds: float = 0.0
+    tool_object: Any = field(default=None, repr=False)
+    body_object: Any = field(default=None, repr=False)
 
     @property
     def best(self) -> ContourFit:
@@ -150,3 +179,9 @@ class FitResult:
         if path is not None:
             write_text_atomic(Path(path), text + "\n", force=force)
         return text
+
+    def plot(self, contour: str | int | None = None, **kw: Any) -> Any:
+        """3D preview of the best (or the named) edge's pose: see preview.plot_fit."""
+        from ..preview import plot_fit
+
+        return plot_fit(self, contour, **kw)
