@@ -369,3 +369,149 @@ def test_ppt_objective_value_is_window_mean_over_ppt(hertz_fit):
                       angle_range_deg=(90, 90), rotation_range_deg=(0, 0), model="halfspace")
     assert low.area_above_ppt_mm2 is not None and low.area_above_ppt_mm2 > 0
     assert 0.0 < (low.fraction_above_ppt or 0.0) < 1.0
+
+
+def test_doubling_the_grid_resolution_changes_peak_and_area_by_at_most_3_percent():
+    """Converged: a smooth (elliptical) contact, the convex full-round edge of the Hertz
+    test below, solved at twice the node density (both spacings halved) gives the same peak
+    pressure and contact area within 3 %.  (A straight edge with cut ends is not used: its
+    end corners are pressure singularities whose peak grows with resolution, which the
+    solver flags in the warnings.)"""
+    c = arc_contour(100.0, 4.0, 20.0)
+    body = flat_body()
+    kw = dict(angle_range_deg=(90, 90), rotation_range_deg=(0, 0), model="halfspace")
+    a = fit_contour(c, body, body.sites["calf"], 0.05, HALFSPACE, **kw)
+    b = fit_contour(c, body, body.sites["calf"], 0.05, HALFSPACE, resolution=2.0, **kw)
+    assert b.grid_spacing_mm[0] < 0.6 * a.grid_spacing_mm[0]
+    assert b.peak_pressure_kpa == pytest.approx(a.peak_pressure_kpa, rel=0.03)
+    assert b.contact_area_mm2 == pytest.approx(a.contact_area_mm2, rel=0.03)
+
+
+def arc_contour(radius_mm: float, thickness_mm: float, half_angle_deg: float,
+                spacing_mm: float = 0.25) -> Contour:
+    """A convex full-round edge: outline arc of radius ``radius_mm`` (centre +y), apex on
+    the arc offset outward by the section's apex offset."""
+    sec = edge_section(EdgeSpec("full_round"), thickness_mm)
+    u, v = sec.apex
+    rad = radius_mm + u
+    th0 = math.radians(half_angle_deg)
+    n = round(2 * th0 * rad / spacing_mm) + 1
+    th = np.linspace(-th0, th0, n)
+    nrm = np.column_stack([np.sin(th), -np.cos(th), np.zeros(n)])
+    tan = np.column_stack([np.cos(th), np.sin(th), np.zeros(n)])
+    pts = np.column_stack([rad * np.sin(th), radius_mm - rad * np.cos(th), np.full(n, v)])
+    return Contour("convex", 0, "convex_arc", "convex", pts, nrm, tan, np.full(n, 1.0 / rad),
+                   (th + th0) * rad, sec, (None, None))
+
+
+def test_convex_edge_on_flat_contact_length_is_elliptical_hertz():
+    """A convex full-round edge (outline R = 100 mm, section R = 2 mm) upright on a flat
+    half-space at 0.05 N makes an elliptical contact centred on the edge's middle whose
+    length along the edge and width across it match elliptical Hertz (Johnson 4.2(b))
+    with Rx = 2 mm, Ry = 102 mm within 3 %, peak pressure within 3 %."""
+    c = arc_contour(100.0, 4.0, 20.0)
+    body = flat_body()
+    r = fit_contour(c, body, body.sites["calf"], 0.05, HALFSPACE, angle_range_deg=(90, 90),
+                    rotation_range_deg=(0, 0), model="halfspace")
+    h = reference.hertz_ellipse(2.0, 102.0, 0.05, E_KPA / (1 - NU**2))
+    assert r.contact_length_mm == pytest.approx(2 * h.half_length_mm, rel=0.03)
+    assert r.contact_width_mm == pytest.approx(2 * h.half_width_mm, rel=0.03)
+    assert r.peak_pressure_kpa == pytest.approx(h.peak_pressure_kpa, rel=0.03)
+    # centred: the line load peaks at the middle of the edge (within 2 % of its length)
+    s_peak = r.arc_length_mm[np.argmax(r.line_load_n_per_mm)]
+    assert abs(s_peak - 0.5 * c.length_mm) < 0.02 * c.length_mm
+
+
+@pytest.mark.parametrize("radius_mm, ends_first", [(60.0, True), (30.0, False)])
+def test_concave_edge_on_a_cylinder_of_another_radius(radius_mm, ends_first):
+    """A concave edge (apex radius ~40 mm) upright across a cylinder at a light 0.2 N.
+    In the edge frame the gap along the edge is y^2/2 (1/R_cyl - 1/R_edge): on a thicker
+    cylinder (60 mm) the lips of the hollow touch first: no load on the middle half, each end
+    carries 30-70 % of the load within its outer 15 % of the length; on a thinner one
+    (30 mm) the middle touches first and the outer 15 % at each end carry nothing."""
+    tool = Tool.from_dict(blade_dict(length_mm=70.0, concave_radius_mm=39.9,
+                                     style="double_bevel", apex_radius_mm=0.5))
+    concave = tool.contour("concave")
+    body = cylinder_body(radius_mm)
+    r = fit_contour(concave, body, body.sites["calf"], 0.2, TissueStack.halfspace(1000.0, NU),
+                    angle_range_deg=(90, 90), rotation_range_deg=(0, 0), model="halfspace")
+    s, q = r.arc_length_mm, r.line_load_n_per_mm
+    length = s[-1]
+    mid = np.abs(s - 0.5 * length) < 0.25 * length
+    ends = (s < 0.15 * length) | (s > 0.85 * length)
+    total = q.sum()
+    if ends_first:
+        assert q[mid].max() == 0.0
+        left = q[s < 0.15 * length].sum() / total
+        right = q[s > 0.85 * length].sum() / total
+        assert 0.3 < left < 0.7 and 0.3 < right < 0.7
+        assert abs(left + right - 1.0) < 1e-6
+    else:
+        assert q[ends].max() == 0.0
+        assert q[mid].sum() / total > 0.99
+
+
+def test_site_off_the_body_is_a_clear_error():
+    """A site 50 mm above the skin: one-line IastmError naming the site, before any fit."""
+    box = trimesh.creation.box((300.0, 300.0, 60.0))
+    box.apply_translation([0.0, 0.0, -30.0])
+    body = Body("flat", box, sites={"calf": Site("calf", [0, 0, 50.0], [0, 0, 1], [1, 0, 0])})
+    tool = Tool.from_dict(blade_dict(length_mm=70.0))
+    with pytest.raises(IastmError, match=r"'calf'.*off the body") as exc:
+        fit(tool, body, "calf", 4.0, model="halfspace")
+    assert "\n" not in str(exc.value)
+
+
+def test_tool_larger_than_the_body_region_is_a_clear_error():
+    """A concave edge tighter than the limb (apex radius ~12 mm, 20 mm chord) across a
+    cylinder of radius 10 mm can only rest on the limb's sides: IastmError."""
+    tool = Tool.from_dict(blade_dict(length_mm=35.0, concave_radius_mm=12.0,
+                                     style="double_bevel", apex_radius_mm=0.5,
+                                     end_radius_mm=12.0, width_mm=20.0,
+                                     convex_radius_mm=40.0))
+    body = cylinder_body(10.0)
+    with pytest.raises(IastmError, match="larger than the body region") as exc:
+        fit_contour(tool.contour("concave"), body, body.sites["calf"], 1.0, HALFSPACE,
+                    angle_range_deg=(90, 90), rotation_range_deg=(0, 0), model="halfspace")
+    assert "\n" not in str(exc.value)
+
+
+def test_tool_transform_and_skin_points_place_the_fit_in_body_coordinates(hertz_fit):
+    """The fitted pose in body coordinates: the contour's middle apex point maps onto the
+    site landmark, pushed ``approach_mm`` into the skin (1e-4 mm: the chord sag of the
+    sampled section arc); the skin points under the
+    grid lie on the flat skin z = 0 (1e-6 mm, float32 rays) and the plate is upright."""
+    from iastm_tools.fit.gap import middle_index
+
+    c, r = hertz_fit
+    m = r.tool_transform()
+    p = np.append(c.points_mm[middle_index(c)], 1.0)
+    q = m @ p
+    np.testing.assert_allclose(q[:3], [0.0, 0.0, -r.approach_mm], atol=1e-4)
+    assert abs(m[:3, :3] @ np.array([0.0, 0.0, 1.0]) @ np.array([0.0, 0.0, 1.0])) < 1e-12
+    pts = r.skin_points_mm()
+    assert pts.shape == (*r.grid_shape, 3)
+    np.testing.assert_allclose(pts[..., 2], 0.0, atol=1e-6)
+    assert r.pressure_kpa.shape == r.grid_shape
+
+
+def test_stroke_mode_reports_every_station_on_flat_skin(tmp_path):
+    """Five stations along 100 mm of a flat slab: the same contact everywhere (peak and
+    area within 1e-3 relative), stations snapped to the skin, JSON written."""
+    from iastm_tools.fit import fit_stroke
+
+    tool = Tool.from_dict(blade_dict(length_mm=70.0, style="double_bevel"))
+    body = flat_body()
+    res = fit_stroke(tool, body, "calf", 2.0, stations=5, length_mm=100.0,
+                     angle_range_deg=(90, 90), rotation_range_deg=(0, 0), model="halfspace",
+                     tissue=HALFSPACE, contours=["concave"])
+    assert res.stations_mm == pytest.approx((-50.0, -25.0, 0.0, 25.0, 50.0))
+    peak = res.series("concave", "peak_pressure_kpa")
+    area = res.series("concave", "contact_area_mm2")
+    assert np.ptp(peak) / peak.mean() < 1e-3 and np.ptp(area) / area.mean() < 1e-3
+    data = res.to_json(tmp_path / "stroke.json")
+    assert '"stations_mm"' in data
+    with pytest.raises(IastmError, match="stroke"):
+        fit_stroke(tool, body, "calf", 2.0, stations=5, length_mm=400.0,
+                   angle_range_deg=(90, 90), rotation_range_deg=(0, 0), model="halfspace",
+                   tissue=HALFSPACE)

@@ -16,6 +16,7 @@ from __future__ import annotations
 from .gap import Grid, Pose, PosedGap, SiteFrame, posed_gap, swept_surface
 from .optimize import MAX_FORCE_N, OBJECTIVES, fit, fit_contour, rank_fits
 from .result import ContourFit, FitResult
+from .stroke import StrokeResult, fit_stroke
 
 __all__ = [
     "MAX_FORCE_N",
@@ -26,8 +27,10 @@ __all__ = [
     "Pose",
     "PosedGap",
     "SiteFrame",
+    "StrokeResult",
     "fit",
     "fit_contour",
+    "fit_stroke",
     "posed_gap",
     "rank_fits",
     "swept_surface",

@@ -208,9 +208,9 @@ def off_region(pg: PosedGap, r: Any) -> bool:
     return bool(np.any(steep & np.asarray(mask)))
 
 
-def _objective(r, objective: str, ppt_kpa: float | None) -> float:
+def _objective(r, objective: str, ppt_kpa: float | None, pg: PosedGap, stack: Any) -> float:
     if objective == "area":
-        return -float(r.contact_area_mm2)
+        return -contact_area_mm2(r, pg, stack)
     if objective == "peak":
         return float(r.peak_pressure_kpa)
     from ..contact import window_mean_pressure_kpa
@@ -246,10 +246,41 @@ def _quick_winkler(pg: PosedGap, k_kpa_per_mm: float, force_n: float) -> _QuickC
         raise IastmError("winkler: the load needs an approach beyond the gap grid; enlarge it")
     cnt = m  # nodes strictly below the bracket's upper gap value
     delta = (load + gs[:cnt].sum()) / cnt
-    p = k_kpa_per_mm * np.maximum(delta - pg.gap_mm, 0.0)
+    w = delta - pg.gap_mm
+    p = k_kpa_per_mm * np.maximum(w, 0.0)
     mask = p > 0
-    return _QuickContact(p, (pg.grid.dx, pg.grid.dy), mask, float(mask.sum() * d_area),
-                         float(p.max()))
+    return _QuickContact(p, (pg.grid.dx, pg.grid.dy), mask,
+                         linear_area_mm2(w, pg.grid.dx, pg.grid.dy), float(p.max()))
+
+
+def linear_area_mm2(w: np.ndarray, dx: float, dy: float) -> float:
+    """Area (mm^2) where the field ``w`` (linear between nodes along axis 0) is positive:
+    the interpolated length of every positive run along axis 0 times ``dy``.  For a
+    Winkler foundation w = approach - gap, so the boundary is exact for a linear gap."""
+    a, b = w[:-1], w[1:]
+    both = (a > 0) & (b > 0)
+    frac = np.zeros_like(a)
+    frac[both] = 1.0
+    one = (a > 0) != (b > 0)
+    frac[one] = np.maximum(a[one], b[one]) / np.abs(a[one] - b[one])
+    lone = (w[0] > 0).sum() + (w[-1] > 0).sum()  # runs at the border: half a pixel outward
+    return float((frac.sum() + 0.5 * lone) * dx * dy)
+
+
+def contact_area_mm2(r: Any, pg: PosedGap, stack: Any) -> float:
+    """Contact area (mm^2) of a solve with its boundary interpolated across the edge:
+    linear in (approach - gap) for a Winkler foundation, the local edge solution of
+    :func:`iastm_tools.contact.solver.interpolated_area_mm2` for the BEM models."""
+    from ..contact.solver import interpolated_area_mm2
+
+    spacing = (pg.grid.dx, pg.grid.dy)
+    if isinstance(r, _QuickContact):
+        return r.contact_area_mm2
+    if r.model == "winkler":
+        return linear_area_mm2(r.approach_mm - pg.gap_mm, *spacing)
+    deformed = pg.gap_mm - r.approach_mm + np.asarray(r.displacement_mm)
+    return interpolated_area_mm2(np.asarray(r.pressure_kpa), spacing, deformed,
+                                 stack.layers[0].plane_strain_kpa)
 
 
 def _calibrate_winkler(pg: PosedGap, ref) -> float:
@@ -311,10 +342,12 @@ def fit_contour(
     refine_evals: int = 8,
     skin_faces: Sequence[str] | None = None,
     skin: SkinMap | None = None,
+    resolution: float = 1.0,
 ) -> ContourFit:
     """Optimise the pose of one contour on ``site`` of ``body`` (see :func:`fit`).
 
-    stack: the :class:`~iastm_tools.contact.TissueStack` of the site. skin: a
+    stack: the :class:`~iastm_tools.contact.TissueStack` of the site. resolution: grid
+    density factor (2 halves both spacings; for convergence checks). skin: a
     :class:`SkinMap` of the same site frame to reuse (one is ray-cast otherwise). Returns a
     :class:`ContourFit` with rank 0 (ranks are set by :func:`fit`).
     """
@@ -325,7 +358,9 @@ def fit_contour(
         raise IastmError("objective 'ppt' needs the site's pressure-pain threshold (ppt_kpa)")
     rlo, rhi = (float(a) for a in rotation_range_deg)
     frame = SiteFrame.from_site(site, position_mm)
-    dx, dy = _estimate_spacing(contour, stack, force_n)
+    if not (isinstance(resolution, int | float) and 0.25 <= resolution <= 8.0):
+        raise IastmError(f"resolution must be in [0.25, 8] (got {resolution!r})")
+    dx, dy = (s / float(resolution) for s in _estimate_spacing(contour, stack, force_n))
     step = min(dx, dy) / 2.0
     prob = _Problem(body, frame, contour, stack, ppt_kpa, float(force_n), dx, dy,
                     INITIAL_REACH_MM, swept_surface(contour, step), step,
@@ -352,6 +387,12 @@ def fit_contour(
         return solve(pg.gap_mm, (pg.grid.dx, pg.grid.dy), stack, force_n=float(force_n),
                      model=mdl, check_grid=check, winkler_k_kpa_per_mm=k, tol=tol)
 
+    def value_of(pg: PosedGap, r: Any, rule_out: bool = True) -> float:
+        """Objective of a solve; ``INFEASIBLE`` for a contact off the site region."""
+        if rule_out and off_region(pg, r):
+            return INFEASIBLE
+        return _objective(r, objective, ppt_kpa, pg, stack)
+
     free = (hi - lo > 1e-9, rhi - rlo > 1e-9)
     bounds = ((lo, hi), (rlo, rhi))
     coarse_step = (max((hi - lo) / (2 * max(len(tilts) - 1, 1)), 1.0),
@@ -360,7 +401,7 @@ def fit_contour(
     mid_pose = Pose(tilts[len(tilts) // 2], rots[len(rots) // 2], faces[0], position_mm)
     if not any(free) and len(faces) == 1:
         pg, r, notes = prob.run(mid_pose, lambda pg, chk: solve_model(pg, model, None, chk))
-        return _read_out(prob, pg, r, model, objective, _objective(r, objective, ppt_kpa),
+        return _read_out(prob, pg, r, model, objective, value_of(pg, r, False),
                          True, list(notes))
 
     # --- 1. coarse global search with a Winkler foundation calibrated once by a BEM solve
@@ -377,7 +418,7 @@ def fit_contour(
         key = (pose.skin_face, round(pose.tilt_deg, 3), round(pose.rotation_deg, 3))
         if key not in w_cache:
             pg, r, notes = prob.run(pose, lambda pg, chk: _quick_winkler(pg, k_w, force_n))
-            value = INFEASIBLE if off_region(pg, r) else _objective(r, objective, ppt_kpa)
+            value = value_of(pg, r)
             w_cache[key] = (value, pg, r, notes)
         return w_cache[key][0]
 
@@ -389,7 +430,7 @@ def fit_contour(
                                xatol=0.5, fatol=1e-3)
     if model == "winkler":
         pg, r, notes = prob.run(start, lambda pg, chk: solve_model(pg, "winkler", k_w, False))
-        return _read_out(prob, pg, r, model, objective, _objective(r, objective, ppt_kpa),
+        return _read_out(prob, pg, r, model, objective, value_of(pg, r, False),
                          True, list(notes))
 
     # --- 3. local refinement with the chosen model, from the Winkler optimum ------------
@@ -400,7 +441,7 @@ def fit_contour(
         if key not in cache:
             pg, r, notes = prob.run(pose, lambda pg, chk: solve_model(pg, model, None, chk,
                                                                       REFINE_TOL))
-            value = INFEASIBLE if off_region(pg, r) else _objective(r, objective, ppt_kpa)
+            value = value_of(pg, r)
             cache[key] = (value, pg, r, notes)
         return cache[key][0]
 
@@ -417,7 +458,7 @@ def fit_contour(
         best = start
     # --- 4. the best pose solved once more to the full tolerance ------------------------
     pg, r, notes = prob.run(best, lambda pg, chk: solve_model(pg, model, None, chk))
-    value = _objective(r, objective, ppt_kpa)
+    value = value_of(pg, r, False)
     return _read_out(prob, pg, r, model, objective, value, converged, warnings + list(notes))
 
 
@@ -484,7 +525,7 @@ def _read_out(prob: _Problem, pg: PosedGap, r, model: str, objective: str, value
     p = np.asarray(r.pressure_kpa, dtype=float)
     force = float(p.sum() * d_area * N_PER_KPA_MM2)
     mask = np.asarray(r.contact_mask)
-    area = float(mask.sum() * d_area)
+    area = contact_area_mm2(r, pg, prob.stack)
     # line load: every loaded pixel is projected onto the polyline of the contour samples'
     # lowest section points (edge frame) to get its arc length, then deposited on nodes
     # along the arc length by linear (cloud-in-cell) weights, nodes no closer than 1.5x the
