@@ -515,3 +515,29 @@ def test_stroke_mode_reports_every_station_on_flat_skin(tmp_path):
         fit_stroke(tool, body, "calf", 2.0, stations=5, length_mm=400.0,
                    angle_range_deg=(90, 90), rotation_range_deg=(0, 0), model="halfspace",
                    tissue=HALFSPACE)
+
+
+def test_top_level_api_and_cli_stroke(flat_scan, tmp_path):
+    """``from iastm_tools import Tool, Body, fit`` works as the issue writes it, and
+    ``iastm fit --stroke 3`` prints one row per station and writes the stroke JSON."""
+    import json
+
+    from iastm_tools import Body as TopBody
+    from iastm_tools import fit as top_fit
+    from iastm_tools.cli import main
+
+    assert TopBody is Body
+    tool = Tool.from_dict(blade_dict(length_mm=70.0, style="double_bevel"))
+    res = top_fit(tool, flat_body(), "calf", 2.0, (90, 90), model="halfspace",
+                  rotation_range_deg=(0, 0), contours=["concave"])
+    assert isinstance(res, FitResult) and res.contours[0].contour == "concave"
+    prof = "blade-large-cc"
+    out = tmp_path / "stroke.json"
+    code = main(["fit", prof, "--body", str(flat_scan), "--site", "calf", "--force", "2",
+                 "--angle", "90", "--rotation", "0", "--model", "halfspace", "--stroke", "3",
+                 "--stroke-length", "40", "--json", str(out)])
+    assert code == 0
+    data = json.loads(out.read_text())
+    assert data["stations_mm"] == [-20.0, 0.0, 20.0]
+    assert main(["fit", prof, "--body", str(flat_scan), "--stroke", "3", "--json",
+                 str(out)]) == 2

@@ -18,7 +18,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 
 from .errors import IastmError, ProfileError
 
-__all__ = ["IastmError", "ProfileError", "Tool", "__version__"]
+__all__ = ["Body", "IastmError", "ProfileError", "Tool", "__version__", "fit", "fit_stroke"]
 
 
 def __getattr__(name: str):  # lazy: importing CadQuery costs ~1 s
@@ -26,4 +26,13 @@ def __getattr__(name: str):  # lazy: importing CadQuery costs ~1 s
         from .tool import Tool
 
         return Tool
+    if name == "Body":
+        from .body import Body
+
+        return Body
+    if name in ("fit", "fit_stroke"):
+        import importlib
+
+        module = importlib.import_module(".fit", __name__)  # sets this package's `fit`
+        return module if name == "fit" else module.fit_stroke
     raise AttributeError(name)

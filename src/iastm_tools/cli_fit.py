@@ -88,12 +88,21 @@ def register(app: typer.Typer) -> None:
         None,
         overwrite: Annotated[bool, typer.Option("--force-write", help="Overwrite --json.")] =
         False,
+        stroke: Annotated[int, typer.Option(
+            "--stroke", help="Fit at N stations along the limb axis through the site "
+            "(0 = the site only).")] = 0,
+        stroke_length: Annotated[float, typer.Option(
+            "--stroke-length", help="Length of the stroke (mm), centred on the site.")] = 100.0,
     ) -> None:
         """Fit every working edge of PROFILE on a body site and print them, best first."""
         from .cli_tool import _progress, _table
 
         lo, hi = parse_angle_range(angle)
         rot = parse_angle_range(rotation, "--rotation", -180.0, 180.0)
+        if stroke:
+            _stroke(profile, body, site, force, (lo, hi), rot, model, objective, stroke,
+                    stroke_length, json_out, overwrite)
+            return
         result = _run_fit(profile, body, site, force, (lo, hi), rot, model, objective,
                           _progress)
         typer.echo(f"{result.tool} on {result.body}/{result.site}, {result.force_n:g} N, "
@@ -148,6 +157,40 @@ def register(app: typer.Typer) -> None:
             typer.echo(json.dumps(rows, indent=1))
             return
         typer.echo(_table(rows, [("rank", "rank"), ("tool", "tool"), *_FIT_COLUMNS[1:]]))
+
+
+def _stroke(profile, body, site, force, angles, rotations, model, objective, stations,
+            length_mm, json_out, overwrite) -> None:
+    """``iastm fit --stroke N``: the best pose of every edge at N stations, one table."""
+    from .cli_tool import _progress, _table
+    from .fit import fit_stroke
+    from .library import find_profile
+    from .tool import Tool
+
+    if json_out is not None and json_out.exists() and not overwrite:
+        raise IastmError(f"{json_out}: exists; pass --force-write to replace it")
+    tool = Tool.from_profile(find_profile(profile))
+    with _progress(stations, f"stroke of {tool.name}") as bar:
+        task = bar.add_task("stroke", total=stations)
+        res = fit_stroke(tool, body, site, force, stations=stations, length_mm=length_mm,
+                         angle_range_deg=angles, rotation_range_deg=rotations, model=model,
+                         objective=objective, progress=lambda: bar.advance(task))
+    rows = []
+    for s_mm, fr in zip(res.stations_mm, res.fits, strict=True):
+        for r in _rows(fr):
+            r["station_mm"] = round(s_mm, 1)
+            rows.append(r)
+    typer.echo(f"{res.tool} stroke on {res.body}/{res.site}, {force:g} N, {stations} stations "
+               f"over {length_mm:g} mm, model {model} ({res.seconds:.1f} s)")
+    typer.echo(_table(rows, [("station_mm", "station mm"), *_FIT_COLUMNS]))
+    summ = res.summary()["contours"]
+    for name, d in summ.items():
+        var = d["peak_pressure_variation"]
+        typer.echo(f"  {name}: peak pressure max/min along the stroke = "
+                   f"{'n/a' if var is None else f'{var:.2f}'}")
+    if json_out is not None:
+        res.to_json(json_out, force=overwrite)
+        typer.echo(f"wrote {json_out}")
 
 
 def _run_fit(profile, body, site, force, angles, rotations, model, objective,

@@ -13,6 +13,9 @@ optimisation: :mod:`.optimize`; results: :mod:`.result`.
 
 from __future__ import annotations
 
+import sys
+import types
+
 from .gap import Grid, Pose, PosedGap, SiteFrame, posed_gap, swept_surface
 from .optimize import MAX_FORCE_N, OBJECTIVES, fit, fit_contour, rank_fits
 from .result import ContourFit, FitResult
@@ -35,3 +38,15 @@ __all__ = [
     "rank_fits",
     "swept_surface",
 ]
+
+
+class _CallableModule(types.ModuleType):
+    """``iastm_tools.fit`` is both this subpackage and, called, the :func:`fit` function,
+    so ``from iastm_tools import fit; fit(tool, body, "calf", 8.0)`` works whichever of
+    the two the import finds (Python binds the subpackage to the package attribute)."""
+
+    def __call__(self, *args: object, **kwargs: object) -> FitResult:
+        return fit(*args, **kwargs)  # type: ignore[arg-type]
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -28,13 +28,16 @@ from the normal gap by a factor cos(s), e.g. 1 % at a slope of 8 deg).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numba
 import numpy as np
 
 from ..contours import Contour
 from ..errors import IastmError
+from ..section import EdgeSection
 
 #: How far the plate faces are continued inward beyond the machined section (mm), so that
 #: a low tilt sees the flat face next to the bevel. A modelling choice, not a constant.
@@ -122,10 +125,11 @@ class SiteFrame:
         return x, np.cross(self.normal, x)
 
 
-def section_polyline(contour: Contour, max_step_mm: float) -> np.ndarray:
+def section_polyline(contour: Contour | EdgeSection, max_step_mm: float) -> np.ndarray:
     """The finished section (u, v) from the top face to the bottom face, arcs sampled at
-    most ``max_step_mm`` apart, plate faces extended ``FACE_EXTENSION_MM`` inward."""
-    sec = contour.section
+    most ``max_step_mm`` apart, plate faces extended ``FACE_EXTENSION_MM`` inward.
+    Accepts a contour or an edge section."""
+    sec = getattr(contour, "section", contour)
     w = -(sec.inward_reach_mm + FACE_EXTENSION_MM)
     t = sec.thickness_mm
     if not sec.pieces:
@@ -163,6 +167,80 @@ def swept_surface(contour: Contour, max_step_mm: float) -> np.ndarray:
     n0, t0 = nrm[m], np.asarray(contour.tangents[m], dtype=float)
     rel = pts - p[m]
     return np.stack([rel @ n0, rel @ t0, rel @ z], axis=-1)
+
+
+@dataclass(frozen=True, eq=False)
+class RimPiece:
+    """One outline piece of the tool (a segment or a corner blend) with its finished
+    section: apex line points (N, 3), outward in-plane normals (N, 3), tool model mm."""
+
+    points_mm: np.ndarray
+    normals: np.ndarray
+    section: EdgeSection
+
+
+def tool_rim(profile: Any, outline: Any, spacing_mm: float = 0.5) -> tuple[RimPiece, ...]:
+    """Every outline piece of the tool with its own section (corner blends with the
+    section of :func:`iastm_tools.outline.corner_spec`, a plain square edge where that is
+    as cut), so that a fit sees the whole tool near the contact: the ends of the working
+    edge, its corners and neighbouring edges.  Bevel run-outs are not modelled: a piece
+    carries its segment's full section to its ends (a slightly sharper end zone than the
+    machined run-out, see docs/fit.md)."""
+    from ..outline import corner_spec
+    from ..profile import EdgeSpec
+    from ..section import edge_section
+
+    segs = profile.segments
+    out = []
+    for prim in outline.prims:
+        kind, i = prim.owner
+        if kind == "segment":
+            spec = segs[i].edge
+        else:
+            spec = corner_spec(segs[i].edge, segs[(i + 1) % len(segs)].edge) or EdgeSpec(
+                "square")
+        sec = edge_section(spec, profile.thickness_mm)
+        n = max(2, math.ceil(prim.length_mm / spacing_mm)) + 1
+        t = np.linspace(0.0, 1.0, n)
+        nrm = prim.normal_out(t)
+        u, v = sec.apex
+        pts = np.column_stack([prim.point(t) + u * nrm, np.full(n, v)])
+        out.append(RimPiece(pts, np.hstack([nrm, np.zeros((n, 1))]), sec))
+    return tuple(out)
+
+
+def _sweep(points: np.ndarray, normals: np.ndarray, section: EdgeSection,
+           max_step_mm: float, frame: np.ndarray) -> np.ndarray:
+    """Section swept along an apex line, in the tool frame given by the 4x4 ``frame``."""
+    poly = section_polyline(section, max_step_mm)
+    u_apex, v_apex = section.apex
+    du = poly[:, 0] - u_apex
+    dv = poly[:, 1] - v_apex
+    z = np.array([0.0, 0.0, 1.0])
+    pts = points[:, None, :] + du[None, :, None] * normals[:, None, :] + dv[None, :, None] * z
+    return pts @ frame[:3, :3].T + frame[:3, 3]
+
+
+def tool_surfaces(contour: Contour, rim: Sequence[RimPiece], max_step_mm: float,
+                  within_mm: float = 25.0) -> list[np.ndarray]:
+    """The contour's swept surface followed by the rim pieces within ``within_mm`` of its
+    apex line (rows farther away dropped), all in the contour's tool frame."""
+    from scipy.spatial import cKDTree
+
+    out = [swept_surface(contour, max_step_mm)]
+    if not rim:
+        return out
+    frame = tool_frame_matrix(contour)
+    tree = cKDTree(np.asarray(contour.points_mm, dtype=float))
+    for piece in rim:
+        d, _ = tree.query(piece.points_mm)
+        keep = np.flatnonzero(d <= within_mm)
+        if len(keep) < 2:
+            continue
+        rows = slice(max(keep[0] - 1, 0), min(keep[-1] + 2, len(piece.points_mm)))
+        out.append(_sweep(piece.points_mm[rows], piece.normals[rows], piece.section,
+                          max_step_mm, frame))
+    return out
 
 
 def tool_frame_matrix(contour: Contour) -> np.ndarray:
@@ -213,13 +291,15 @@ class Grid:
         return self.y0 + self.dy * np.arange(self.ny)
 
 
-def zbuffer(surface: np.ndarray, grid: Grid, z_keep_mm: float) -> np.ndarray:
+def zbuffer(surface: np.ndarray, grid: Grid, z_keep_mm: float,
+            z_ref_mm: float | None = None) -> np.ndarray:
     """Lowest height (mm) of the triangulated structured surface over every grid node.
 
     surface: (n, m, 3) points in the edge frame; the quads (i, k)-(i+1, k+1) are split in
-    two triangles. Triangles whose lowest vertex is more than ``z_keep_mm`` above the
-    surface minimum are skipped (they cannot carry contact). Nodes no triangle covers get
-    +inf. Heights are linear interpolation on each triangle (exact for the sweep).
+    two triangles. Triangles whose lowest vertex is more than ``z_keep_mm`` above
+    ``z_ref_mm`` (default: the surface minimum) are skipped (they cannot carry contact).
+    Nodes no triangle covers get +inf. Heights are linear interpolation on each triangle
+    (exact for the sweep).
     The rasterisation loop is compiled with numba (about 100x a vectorised numpy version,
     which had to expand every triangle's bounding box into index arrays).
     """
@@ -232,7 +312,8 @@ def zbuffer(surface: np.ndarray, grid: Grid, z_keep_mm: float) -> np.ndarray:
             -1, 3, 3)]
     )
     zmin = tri[:, :, 2].min(axis=1)
-    tri = np.ascontiguousarray(tri[zmin <= surface[..., 2].min() + z_keep_mm])
+    ref = float(surface[..., 2].min()) if z_ref_mm is None else z_ref_mm
+    tri = np.ascontiguousarray(tri[zmin <= ref + z_keep_mm])
     out = np.full(grid.nx * grid.ny, np.inf)
     if len(tri):
         _raster(tri, float(grid.x0), float(grid.y0), float(grid.dx), float(grid.dy),
@@ -412,10 +493,11 @@ def posed_gap(body, frame: SiteFrame, surface_tool: np.ndarray, pose: Pose, dx: 
     point (plus a 1 mm border); spacing (dx, dy) mm. Skin heights come from ``skin`` (a
     :class:`SkinMap` of this frame) when given, else from ray casting every node."""
     m = pose_matrix(pose)
-    surf = surface_tool @ m.T
-    z = surf[..., 2]
-    zmin = float(z.min())
-    near = surf[z <= zmin + reach_mm]
+    pieces = [surface_tool] if isinstance(surface_tool, np.ndarray) else list(surface_tool)
+    posed = [p @ m.T for p in pieces]
+    surf = posed[0]
+    zmin = min(float(p[..., 2].min()) for p in posed)
+    near = np.concatenate([p[p[..., 2] <= zmin + reach_mm] for p in posed])
     lo = near[:, :2].min(axis=0) - 1.0
     hi = near[:, :2].max(axis=0) + 1.0
     nx = _grid_size(math.ceil((hi[0] - lo[0]) / dx) + 1)
@@ -430,7 +512,9 @@ def posed_gap(body, frame: SiteFrame, surface_tool: np.ndarray, pose: Pose, dx: 
     x0 = dx * math.floor((cx - 0.5 * (nx - 1) * dx) / dx)
     y0 = dy * math.floor((cy - 0.5 * (ny - 1) * dy) / dy)
     grid = Grid(x0, y0, dx, dy, nx, ny)
-    tool_h = zbuffer(surf, grid, reach_mm + 10.0)
+    tool_h = zbuffer(posed[0], grid, reach_mm + 10.0, zmin)
+    for p in posed[1:]:
+        np.minimum(tool_h, zbuffer(p, grid, reach_mm + 10.0, zmin), out=tool_h)
     if skin is None:
         skin_h = skin_heights(body, frame, pose.rotation_deg, grid)
     else:

@@ -27,12 +27,14 @@ from .gap import (
     GridTooLargeError,
     Pose,
     PosedGap,
+    RimPiece,
     SiteFrame,
     SkinMap,
     posed_gap,
     skin_map,
-    swept_surface,
     tool_frame_matrix,
+    tool_rim,
+    tool_surfaces,
 )
 from .result import ContourFit, FitResult
 
@@ -94,11 +96,12 @@ class _Problem:
     dx: float
     dy: float
     reach: float
-    surface: np.ndarray
+    surface: list[np.ndarray]
     step_mm: float
     evaluations: int = 0
     dx_min: float = 0.0
     skin: SkinMap | None = None
+    rim: tuple[RimPiece, ...] = ()
 
     def run(self, pose: Pose, fn) -> tuple[PosedGap, Any, tuple[str, ...]]:
         """Call ``fn(posed_gap, check_grid)``; refine the grid on 'too coarse', enlarge it
@@ -146,7 +149,7 @@ class _Problem:
                     dy = max(dx, dy / 1.3)
                     if dx < 0.5 * step:
                         step = dx
-                        surface = swept_surface(self.contour, step)
+                        surface = tool_surfaces(self.contour, self.rim, step)
                     continue
                 if "grid too small" in last:
                     reach *= 2.0
@@ -301,7 +304,12 @@ def _calibrate_winkler(pg: PosedGap, ref) -> float:
     hi = float(np.ptp(gap))
     lo = hi * 1e-9
     if hi / volume(hi) - target > 0 or lo / max(volume(lo), 1e-300) - target < 0:
-        raise IastmError("calibrate_winkler: cannot match the BEM peak pressure on this grid")
+        # the BEM peak is a singular corner no foundation can match: match its approach
+        # instead (the Winkler solution then carries the load at the BEM's penetration)
+        vol = volume(float(ref.approach_mm))
+        if not vol > 0:
+            raise IastmError("calibrate_winkler: cannot match the BEM solve on this grid")
+        return load / vol
     delta = brentq(lambda d: d / volume(d) - target, lo, hi, xtol=1e-14, rtol=1e-13)
     return load / volume(delta)
 
@@ -343,11 +351,14 @@ def fit_contour(
     skin_faces: Sequence[str] | None = None,
     skin: SkinMap | None = None,
     resolution: float = 1.0,
+    rim: Sequence[RimPiece] = (),
 ) -> ContourFit:
     """Optimise the pose of one contour on ``site`` of ``body`` (see :func:`fit`).
 
     stack: the :class:`~iastm_tools.contact.TissueStack` of the site. resolution: grid
-    density factor (2 halves both spacings; for convergence checks). skin: a
+    density factor (2 halves both spacings; for convergence checks). rim: the tool's outline
+    pieces (:func:`~iastm_tools.fit.gap.tool_rim`) so that the edge's ends, corners and
+    neighbouring edges are in the gap (without it only the edge itself is). skin: a
     :class:`SkinMap` of the same site frame to reuse (one is ray-cast otherwise). Returns a
     :class:`ContourFit` with rank 0 (ranks are set by :func:`fit`).
     """
@@ -363,11 +374,12 @@ def fit_contour(
     dx, dy = (s / float(resolution) for s in _estimate_spacing(contour, stack, force_n))
     step = min(dx, dy) / 2.0
     prob = _Problem(body, frame, contour, stack, ppt_kpa, float(force_n), dx, dy,
-                    INITIAL_REACH_MM, swept_surface(contour, step), step,
+                    INITIAL_REACH_MM, tool_surfaces(contour, rim, step), step,
                     dx_min=dx / 1.7**MAX_REFINE)
     # every pose keeps the middle apex point over the origin, so no tool point leaves the
     # disc of its largest distance from there (plus the grid's 1 mm border)
-    radius = float(np.linalg.norm(prob.surface, axis=-1).max()) + 2.0
+    prob.rim = tuple(rim)
+    radius = max(float(np.linalg.norm(p, axis=-1).max()) for p in prob.surface) + 2.0
     if skin is not None and skin.radius_mm >= radius and skin.frame.same_as(frame):
         prob.skin = skin
     else:
@@ -691,7 +703,9 @@ def fit(
                              f"{', '.join(sorted(names))}")
         chosen = [c for c in all_c if c.name in set(contours)]
     frame = SiteFrame.from_site(site_obj, position_mm)
-    reach = max(float(np.linalg.norm(swept_surface(c, 0.5), axis=-1).max()) for c in chosen)
+    rim = tool_rim(tool.profile, tool.outline)
+    reach = max(float(np.linalg.norm(p, axis=-1).max())
+                for c in chosen for p in tool_surfaces(c, rim, 0.5))
     skin = skin_map(body, frame, reach + 2.0)
     fits = []
     for c in chosen:
@@ -699,7 +713,7 @@ def fit(
             c, body, site_obj, force_n, stack, ppt_kpa=ppt, angle_range_deg=angle_range_deg,
             rotation_range_deg=rotation_range_deg, position_mm=position_mm, model=model,
             objective=objective, coarse_tilts=coarse_tilts, coarse_rotations=coarse_rotations,
-            refine_evals=refine_evals, skin=skin))
+            refine_evals=refine_evals, skin=skin, rim=rim))
         if progress is not None:
             progress()
     return rank_fits(fits, tool=tool.name, body=body.name, site=site_obj.name, force_n=force_n,
