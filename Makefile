@@ -18,6 +18,7 @@ demo: $(STAMP)
 	$(BIN)/iastm demo --force
 
 test: $(STAMP)
+	sh scripts/install_browser.sh
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest -n 2 -q
 

@@ -8,7 +8,10 @@
    half-space model and with the layered model (reduced search: 3 tilts x 4 rotations x 2
    faces, 8 refinement evaluations), unless ``--quick``.
 
-Run: .venv/bin/python benchmarks/bench_fit.py [--quick]
+3. Scan size: the same fit on the default body and on a subdivided copy (> 1M faces).
+4. With ``--library``: every library tool on calf and forearm_flexor at 8 N (winkler).
+
+Run: .venv/bin/python benchmarks/bench_fit.py [--quick] [--library]
 """
 
 from __future__ import annotations
@@ -68,22 +71,25 @@ def accuracy() -> None:
 def timing() -> None:
     from iastm_tools import Tool
     from iastm_tools.body import Body
-    from iastm_tools.fit import Pose, SiteFrame, fit, posed_gap, swept_surface
+    from iastm_tools.fit import Pose, SiteFrame, fit, posed_gap, skin_map, swept_surface
     from iastm_tools.library import find_profile
 
     body = _timed("default body load", lambda: Body.load("default"))
+    print(f"  {len(body.mesh.faces)} faces")
     tool = Tool.from_profile(find_profile("blade-large-cc"))
     c = tool.contours[0]
     frame = SiteFrame.from_site(body.site("calf"))
     surf = swept_surface(c, 0.03)
-    posed_gap(body, frame, surf, Pose(45.0, 0.0), 0.06, 0.5, 4.0)  # Embree BVH build
+    posed_gap(body, frame, surf, Pose(45.0, 0.0), 0.06, 0.5, 4.0)  # Embree BVH, numba JIT
+    skin = _timed("skin height map of the site (ray cast once per fit)",
+                  lambda: skin_map(body, frame, 50.0))
     pg = _timed(f"one gap evaluation ({c.name}, 0.06 x 0.5 mm grid)",
-                lambda: posed_gap(body, frame, surf, Pose(45.0, 0.0), 0.06, 0.5, 4.0))
+                lambda: posed_gap(body, frame, surf, Pose(45.0, 0.0), 0.06, 0.5, 4.0,
+                                  skin=skin))
     print(f"  grid {pg.gap_mm.shape}, swept surface {surf.shape[0]} x {surf.shape[1]} points")
-    for model in ("halfspace", "layered"):
-        res = _timed(f"fit blade-large-cc on calf, 8 N, {model} (reduced search)",
-                     lambda m=model: fit(tool, body, "calf", 8.0, (30, 90), model=m,
-                                         coarse_tilts=3, coarse_rotations=4, refine_evals=8))
+    for model in ("winkler", "layered"):
+        res = _timed(f"fit blade-large-cc on calf, 8 N, {model} (default search)",
+                     lambda m=model: fit(tool, body, "calf", 8.0, (30, 90), model=m))
         for cf in res.contours:
             print(f"  {cf.rank} {cf.contour:12s} tilt {cf.pose.tilt_deg:5.1f} rot "
                   f"{cf.pose.rotation_deg:6.1f} {cf.pose.skin_face:6s} area "
@@ -91,10 +97,70 @@ def timing() -> None:
                   f"evals {cf.evaluations} converged {cf.converged}")
 
 
+def scan_scaling() -> None:
+    """The same fit on the default body and on a 4x-subdivided copy (> 1M faces)."""
+    import trimesh
+
+    from iastm_tools import Tool
+    from iastm_tools.body import Body
+    from iastm_tools.fit import fit
+    from iastm_tools.library import find_profile
+
+    body = Body.load("default")
+    tool = Tool.from_profile(find_profile("blade-large-cc"))
+    v, f = trimesh.remesh.subdivide(body.mesh.vertices, body.mesh.faces)
+    big = Body("default-x4", trimesh.Trimesh(v, f, process=False), sites=body.sites)
+    big.ray_cast(body.site("calf").point_mm[None] + 50.0, -body.site("calf").normal[None])
+    kw = dict(model="winkler", coarse_tilts=3, coarse_rotations=4)
+    fit(tool, body, "calf", 8.0, **kw)  # warm-up (kernels, JIT)
+    t0 = time.perf_counter()
+    fit(tool, body, "calf", 8.0, **kw)
+    t_small = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    fit(tool, big, "calf", 8.0, **kw)
+    t_big = time.perf_counter() - t0
+    print(f"scan scaling: {len(body.mesh.faces)} faces {t_small:.2f} s, {len(f)} faces "
+          f"{t_big:.2f} s: ratio {t_big / t_small:.2f} (target <= 2)")
+
+
+def library(sites: list[str], forces: list[float]) -> None:
+    """Every library tool on ``sites`` at ``forces`` with the fast preview model."""
+    from iastm_tools import Tool
+    from iastm_tools.body import Body
+    from iastm_tools.errors import IastmError
+    from iastm_tools.fit import fit
+    from iastm_tools.library import library_paths
+
+    body = Body.load("default")
+    times, failed = [], 0
+    t_all = time.perf_counter()
+    for path in library_paths():
+        tool = Tool.from_profile(path)
+        for site in sites:
+            for force in forces:
+                t0 = time.perf_counter()
+                try:
+                    fit(tool, body, site, force, model="winkler")
+                except IastmError as exc:
+                    failed += 1
+                    print(f"  {tool.name} {site} {force:g} N: {exc}")
+                times.append(time.perf_counter() - t0)
+                print(f"  {tool.name:24s} {site:18s} {force:5.1f} N {times[-1]:7.2f} s",
+                      flush=True)
+    total = time.perf_counter() - t_all
+    t = np.array(times)
+    print(f"library: {len(t)} fits in {total:.0f} s (median {np.median(t):.2f} s, max "
+          f"{t.max():.2f} s, {failed} failed); target: all default sites x 3 forces <= 300 s")
+
+
 def main() -> None:
     accuracy()
-    if "--quick" not in sys.argv:
-        timing()
+    if "--quick" in sys.argv:
+        return
+    timing()
+    scan_scaling()
+    if "--library" in sys.argv:
+        library(["calf", "forearm_flexor"], [8.0])
 
 
 if __name__ == "__main__":

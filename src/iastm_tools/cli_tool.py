@@ -170,17 +170,66 @@ def register(app: typer.Typer) -> None:
     def demo_cmd(
         out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("exports"),
         force: Annotated[bool, typer.Option("--force", help="Replace existing bundles.")] = False,
+        with_report: Annotated[bool, typer.Option(
+            "--report/--no-report", help="Also fit the library on the default sites and "
+            "write the HTML report to OUT/report/.")] = True,
     ) -> None:
         """The main job on the embedded defaults: build every library profile, write its
-        machining bundle to ``exports/`` and print a summary table."""
+        machining bundle to ``exports/`` and print a summary table; then fit every tool
+        on the default sites and write the HTML report to ``exports/report/``."""
         from .library import library_paths
 
         paths = [str(p) for p in library_paths()]
         tools, fmts = _prepare_export(paths, out, ",".join(ALL_FORMATS), force)
+        if with_report and (out / "report").exists() and not force:
+            raise IastmError(f"{out / 'report'}: exists; pass --force to overwrite")
         results = _export_all(tools, out, fmts, "ap214", 0.01, force)
         rows = [t.summary() for t in tools]
         typer.echo(_table(rows, _LIST_COLUMNS))
         typer.echo(f"\n{len(results)} machining bundles written to {out}/")
+        if with_report:
+            index = _demo_report(tools, out, force)
+            typer.echo(f"report: {index}")
+
+
+#: Fit settings of the demo report: the fast preview model (a Winkler foundation
+#: calibrated per edge by one layered BEM solve, so skin over fat is modelled) and a
+#: reduced pose search (3 tilts x 4 rotations) keep ``make demo`` to minutes on two cores;
+#: ``iastm report`` uses the layered model by default.
+DEMO_FIT_SETTINGS = {"model": "winkler", "coarse_tilts": 3, "coarse_rotations": 4,
+                     "refine_evals": 0}
+DEMO_FORCE_N = 8.0
+
+
+def _demo_report(tools, out: Path, force: bool) -> Path:
+    """Fit every tool on the default report sites of the default body and write the
+    report to ``out/report`` linking the bundles just written. A tool/site that cannot be
+    fitted is reported on stderr and left out."""
+    from .body import Body
+    from .fit import fit
+    from .report import DEFAULT_REPORT_SITES, write_report
+
+    body = Body.load("default")
+    total = sum(len(t.contours) for t in tools) * len(DEFAULT_REPORT_SITES)
+    fits, skipped = [], []
+    with _progress(total, "{task.description}") as bar:
+        task = bar.add_task("fitting", total=total)
+        for tool in tools:
+            for site in DEFAULT_REPORT_SITES:
+                bar.update(task, description=f"fitting {tool.name} on {site}")
+                try:
+                    fits.append(fit(tool, body, site, DEMO_FORCE_N, (30.0, 90.0),
+                                    progress=lambda: bar.advance(task), **DEMO_FIT_SETTINGS))
+                except IastmError as exc:
+                    typer.echo(f"warning: {tool.name} on {site}: {exc}", err=True)
+                    skipped.append((tool.name, site, str(exc)))
+                    bar.advance(task, len(tool.contours))
+    with _progress(len(fits), "writing report") as bar:
+        task = bar.add_task("report", total=len(fits))
+        res = write_report(fits, out / "report", force=force, existing_bundles=out,
+                           title="IASTM tool library on the default body",
+                           progress=lambda: bar.advance(task), skipped=skipped)
+    return res.index
 
 
 def _prepare_export(profiles: list[str], out: Path, formats: str, force: bool):

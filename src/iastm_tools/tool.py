@@ -117,6 +117,12 @@ class Tool:
         names = ", ".join(f"{c.name} (segment {c.segment_index})" for c in self.contours)
         raise IastmError(f"{self.name}: no working edge {name_or_index!r}; available: {names}")
 
+    def plot(self, **kw: Any) -> Any:
+        """3D view of the tool with its working edges labelled: see preview.plot_tool."""
+        from .preview import plot_tool
+
+        return plot_tool(self, **kw)
+
     def summary(self) -> dict[str, Any]:
         """Key figures as plain data (units in the keys)."""
         xmin, ymin, xmax, ymax = self.outline.bbox_mm

@@ -16,7 +16,17 @@ from __future__ import annotations
 import sys
 import types
 
-from .gap import Grid, Pose, PosedGap, SiteFrame, posed_gap, swept_surface
+from .gap import (
+    Grid,
+    Pose,
+    PosedGap,
+    SiteFrame,
+    SkinMap,
+    posed_gap,
+    skin_map,
+    swept_surface,
+    tool_rim,
+)
 from .optimize import MAX_FORCE_N, OBJECTIVES, fit, fit_contour, rank_fits
 from .result import ContourFit, FitResult
 from .stroke import StrokeResult, fit_stroke
@@ -30,13 +40,16 @@ __all__ = [
     "Pose",
     "PosedGap",
     "SiteFrame",
+    "SkinMap",
     "StrokeResult",
     "fit",
     "fit_contour",
     "fit_stroke",
     "posed_gap",
     "rank_fits",
+    "skin_map",
     "swept_surface",
+    "tool_rim",
 ]
 
 
