@@ -112,6 +112,8 @@ def register(app: typer.Typer) -> None:
         for c in result.contours:
             for w in c.warnings:
                 typer.echo(f"  {c.contour}: {w}", err=True)
+        for name, why in result.unfitted:
+            typer.echo(f"  {name}: not fitted: {why}", err=True)
         if json_out is not None:
             result.to_json(json_out, force=overwrite)
             typer.echo(f"wrote {json_out}")

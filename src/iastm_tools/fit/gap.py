@@ -51,6 +51,10 @@ class GridTooLargeError(IastmError):
     """The contact would need more grid nodes than allowed."""
 
 
+class EdgeNotInContactError(IastmError):
+    """In this pose other parts of the tool reach the skin before the working edge."""
+
+
 @dataclass(frozen=True)
 class Pose:
     """Where and how an edge is held on a site (degrees, mm).
@@ -470,6 +474,30 @@ class PosedGap:
         return m
 
 
+def _check_collision(body, frame: SiteFrame, pose: Pose, pieces: list[np.ndarray],
+                     gmin: float, reach_mm: float, skin: SkinMap | None) -> None:
+    """EdgeNotInContactError when a vertex of another part of the tool lies more than
+    ``reach_mm`` closer to (or into) the skin than the edge's first touch ``gmin``: in
+    this pose that part, not the edge, would carry the load."""
+    pts = np.concatenate([p.reshape(-1, 3) for p in pieces])
+    xa, ya = frame.edge_axes(pose.rotation_deg)
+    if skin is not None:
+        h = skin.at(pts[:, 0] * (xa @ frame.e1) + pts[:, 1] * (ya @ frame.e1),
+                    pts[:, 0] * (xa @ frame.e2) + pts[:, 1] * (ya @ frame.e2))
+    else:
+        origins = (frame.origin_mm + pts[:, :1] * xa + pts[:, 1:2] * ya
+                   + RAY_HEIGHT_MM * frame.normal)
+        dist, _, _ = body.ray_cast(origins, -frame.normal[None, :])
+        h = RAY_HEIGHT_MM - dist
+    ok = np.isfinite(h)
+    if ok.any():
+        worst = float((pts[ok, 2] - h[ok]).min()) - gmin
+        if worst < -reach_mm:
+            raise EdgeNotInContactError(
+                f"another part of the tool comes {-worst:.1f} mm nearer the skin than the "
+                "edge in this pose")
+
+
 #: Allowed grid sizes: 16 x (2^a 3^b 5^c), steps <= 25 %. Poses of one edge then share a
 #: few grid shapes, so the contact solver's cached kernels (per shape and spacing) are
 #: reused instead of rebuilt for every pose (the layered kernel takes 0.5-3 s to build).
@@ -496,7 +524,9 @@ def posed_gap(body, frame: SiteFrame, surface_tool: np.ndarray, pose: Pose, dx: 
     pieces = [surface_tool] if isinstance(surface_tool, np.ndarray) else list(surface_tool)
     posed = [p @ m.T for p in pieces]
     surf = posed[0]
-    zmin = min(float(p[..., 2].min()) for p in posed)
+    # the grid covers the edge's own lowest band (and whatever else of the tool lies in
+    # it); parts of the tool outside it are checked for collision below
+    zmin = float(surf[..., 2].min())
     near = np.concatenate([p[p[..., 2] <= zmin + reach_mm] for p in posed])
     lo = near[:, :2].min(axis=0) - 1.0
     hi = near[:, :2].max(axis=0) + 1.0
@@ -528,6 +558,8 @@ def posed_gap(body, frame: SiteFrame, surface_tool: np.ndarray, pose: Pose, dx: 
         raise IastmError("no contact possible: the tool edge and the skin do not overlap on "
                          "the fit grid (site off the body or edge outside the patch)")
     gmin = float(gap[finite].min())
+    if len(posed) > 1:
+        _check_collision(body, frame, pose, posed[1:], gmin, reach_mm, skin)
     gap = gap - gmin
     cap = float(gap[finite].max()) + 5.0
     gap[~finite] = cap

@@ -24,6 +24,7 @@ import numpy as np
 from ..contours import Contour
 from ..errors import IastmError
 from .gap import (
+    EdgeNotInContactError,
     GridTooLargeError,
     Pose,
     PosedGap,
@@ -421,15 +422,29 @@ def fit_contour(
     # calibrated at the most upright allowed tilt: an apex contact, which the BEM solves in
     # a few hundred iterations (a bevel lying flat is punch-like and needs thousands)
     calib_model = "layered" if model == "winkler" else model
-    calib_pose = Pose(hi, rots[len(rots) // 2], faces[0], position_mm)
-    _, k_w, _ = prob.run(calib_pose, lambda pg, chk: _calibrate_winkler(
-        pg, solve_model(pg, calib_model, None, chk, REFINE_TOL)))
+    k_w = None
+    for t_cal in sorted(tilts, reverse=True):
+        calib_pose = Pose(t_cal, rots[len(rots) // 2], faces[0], position_mm)
+        try:
+            _, k_w, _ = prob.run(calib_pose, lambda pg, chk: _calibrate_winkler(
+                pg, solve_model(pg, calib_model, None, chk, REFINE_TOL)))
+            break
+        except EdgeNotInContactError:
+            continue
+    if k_w is None:
+        raise EdgeNotInContactError(
+            f"contour {contour.name}: cannot touch the skin at any allowed tilt (other parts "
+            "of the tool reach it first); widen the angle range or choose another site")
     w_cache: dict[tuple[str, float, float], tuple[float, PosedGap, Any, tuple[str, ...]]] = {}
 
     def winkler_eval(pose: Pose) -> float:
         key = (pose.skin_face, round(pose.tilt_deg, 3), round(pose.rotation_deg, 3))
         if key not in w_cache:
-            pg, r, notes = prob.run(pose, lambda pg, chk: _quick_winkler(pg, k_w, force_n))
+            try:
+                pg, r, notes = prob.run(pose, lambda pg, chk: _quick_winkler(pg, k_w, force_n))
+            except EdgeNotInContactError:
+                w_cache[key] = (INFEASIBLE, None, None, ())
+                return INFEASIBLE
             value = value_of(pg, r)
             w_cache[key] = (value, pg, r, notes)
         return w_cache[key][0]
@@ -437,6 +452,11 @@ def fit_contour(
     coarse = [Pose(float(t), float(rot), face, position_mm)
               for face in faces for t in tilts for rot in rots]
     start = min(coarse, key=winkler_eval)
+    if winkler_eval(start) >= INFEASIBLE:
+        raise EdgeNotInContactError(
+            f"contour {contour.name}: cannot touch the skin in any allowed pose (other parts "
+            "of the tool reach it first, or the contact leaves the site region); widen the "
+            "angle range or choose another site")
     # --- 2. local Winkler refinement (cheap: a gap and a 1-D root find per pose) --------
     start, _, _ = _nelder_mead(winkler_eval, start, free, bounds, coarse_step, maxfev=40,
                                xatol=0.5, fatol=1e-3)
@@ -451,8 +471,12 @@ def fit_contour(
     def model_eval(pose: Pose) -> float:
         key = (round(pose.tilt_deg, 3), round(pose.rotation_deg, 3))
         if key not in cache:
-            pg, r, notes = prob.run(pose, lambda pg, chk: solve_model(pg, model, None, chk,
-                                                                      REFINE_TOL))
+            try:
+                pg, r, notes = prob.run(pose, lambda pg, chk: solve_model(pg, model, None, chk,
+                                                                          REFINE_TOL))
+            except EdgeNotInContactError:
+                cache[key] = (INFEASIBLE, None, None, ())
+                return INFEASIBLE
             value = value_of(pg, r)
             cache[key] = (value, pg, r, notes)
         return cache[key][0]
@@ -707,19 +731,27 @@ def fit(
     reach = max(float(np.linalg.norm(p, axis=-1).max())
                 for c in chosen for p in tool_surfaces(c, rim, 0.5))
     skin = skin_map(body, frame, reach + 2.0)
-    fits = []
+    fits, unfitted = [], []
     for c in chosen:
-        fits.append(fit_contour(
-            c, body, site_obj, force_n, stack, ppt_kpa=ppt, angle_range_deg=angle_range_deg,
-            rotation_range_deg=rotation_range_deg, position_mm=position_mm, model=model,
-            objective=objective, coarse_tilts=coarse_tilts, coarse_rotations=coarse_rotations,
-            refine_evals=refine_evals, skin=skin, rim=rim))
+        try:
+            fits.append(fit_contour(
+                c, body, site_obj, force_n, stack, ppt_kpa=ppt,
+                angle_range_deg=angle_range_deg, rotation_range_deg=rotation_range_deg,
+                position_mm=position_mm, model=model, objective=objective,
+                coarse_tilts=coarse_tilts, coarse_rotations=coarse_rotations,
+                refine_evals=refine_evals, skin=skin, rim=rim))
+        except EdgeNotInContactError as exc:
+            unfitted.append((c.name, str(exc)))
         if progress is not None:
             progress()
+    if not fits:
+        raise IastmError(f"{tool.name} on {site_obj.name}: no contact possible for any working "
+                         f"edge ({unfitted[0][1]})")
     return rank_fits(fits, tool=tool.name, body=body.name, site=site_obj.name, force_n=force_n,
                      model=model, objective=objective,
                      angle_range_deg=tuple(float(a) for a in angle_range_deg),
-                     seconds=time.perf_counter() - t0, tool_object=tool, body_object=body)
+                     seconds=time.perf_counter() - t0, tool_object=tool, body_object=body,
+                     unfitted=tuple(unfitted))
 
 
 def rank_fits(fits: Sequence[ContourFit], **meta: Any) -> FitResult:

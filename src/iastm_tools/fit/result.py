@@ -155,6 +155,8 @@ class FitResult:
     seconds: float = 0.0
     tool_object: Any = field(default=None, repr=False)
     body_object: Any = field(default=None, repr=False)
+    #: (edge name, reason) of working edges that cannot touch the skin at this site
+    unfitted: tuple[tuple[str, str], ...] = ()
 
     @property
     def best(self) -> ContourFit:
@@ -171,6 +173,7 @@ class FitResult:
             "angle_range_deg": list(self.angle_range_deg),
             "seconds": round(self.seconds, 2),
             "contours": [c.summary() for c in self.contours],
+            "unfitted": [{"contour": n, "reason": r} for n, r in self.unfitted],
         }
 
     def to_json(self, path: str | Path | None = None, *, force: bool = False) -> str:
