@@ -13,6 +13,8 @@ import typer
 
 from .cli_body import app as body_app
 from .cli_fit import register as register_fit_commands
+from .cli_report import register as register_report_commands
+from .cli_sweep import register as register_sweep_commands
 from .cli_tool import register as register_tool_commands
 from .errors import IastmError
 
@@ -25,6 +27,8 @@ app = typer.Typer(
 )
 register_tool_commands(app)
 register_fit_commands(app)
+register_report_commands(app)
+register_sweep_commands(app)
 app.add_typer(body_app, name="body", help="Body surfaces, treatment sites and tissue data.")
 
 
