@@ -18,9 +18,13 @@ Frames (mm, all right-handed):
 The tool surface is the edge's exact finished section (``contour.section`` pieces: apex arc
 and bevel faces, plate faces extended ``FACE_EXTENSION_MM`` inward) swept along the sampled
 contour, triangulated, and z-buffered onto the grid (lowest tool point over every node,
-float64, exact for the piecewise-linear sweep).  The skin height at every node comes from
-ray casting the body mesh along ``-n`` (``Body.ray_cast``): the body's own curvature is
-included, no paraboloid or quadric fit is used.  ``gap = tool height - skin height``
+float64, exact for the piecewise-linear sweep).  The rest of the tool's outline within
+25 mm (its other segments and corner blends with their own sections, :func:`tool_rim`) is
+z-buffered into the same grid, so the edge's ends and corners are real, and checked for
+collision with the skin outside it.  The skin height at every node comes from ray casting
+the body mesh along ``-n`` (``Body.ray_cast``), once per fit on a fine map of the site's
+tangent plane (:class:`SkinMap`): the body's own curvature is included, no paraboloid or
+quadric fit is used.  ``gap = tool height - skin height``
 measured along ``n`` (a vertical gap; on skin sloping by s within the contact it differs
 from the normal gap by a factor cos(s), e.g. 1 % at a slope of 8 deg).
 """

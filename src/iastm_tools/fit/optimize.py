@@ -1,11 +1,12 @@
 """Contact-area optimisation of every working edge of a tool on a body site (issue 5).
 
 For each contour: a coarse global search over tilt x rotation (x plate face for a
-single-bevel edge) with a Winkler foundation calibrated by one BEM solve of the chosen
-model, then a bounded Nelder-Mead refinement of (tilt, rotation) with the chosen contact
-model; finally the best pose is solved once more and its pressure field is read out into a
-:class:`ContourFit`.  Gaps come from :mod:`iastm_tools.fit.gap` (real edge section, real
-body surface).
+single-bevel edge) and a Nelder-Mead polish, both with a Winkler foundation calibrated by
+one BEM solve of the chosen model (each pose solved exactly in one sort); then a bounded
+Nelder-Mead refinement of (tilt, rotation) with the chosen contact model from there;
+finally the best pose is solved once more and its pressure field is read out into a
+:class:`ContourFit`.  Gaps come from :mod:`iastm_tools.fit.gap` (the real tool section and
+outline, the real body surface).
 """
 
 from __future__ import annotations
@@ -418,9 +419,9 @@ def fit_contour(
                          True, list(notes))
 
     # --- 1. coarse global search with a Winkler foundation calibrated once by a BEM solve
-    # of the chosen model (layered for the Winkler model itself) at the middle pose -------
-    # calibrated at the most upright allowed tilt: an apex contact, which the BEM solves in
-    # a few hundred iterations (a bevel lying flat is punch-like and needs thousands)
+    # of the chosen model (layered for the Winkler model itself), at the most upright
+    # allowed tilt where the edge can touch: an apex contact, which the BEM solves in a few
+    # hundred iterations (a bevel lying flat is punch-like and needs thousands) ----------
     calib_model = "layered" if model == "winkler" else model
     k_w = None
     for t_cal in sorted(tilts, reverse=True):
