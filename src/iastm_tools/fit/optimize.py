@@ -644,6 +644,22 @@ def _arc_length_of(xy: np.ndarray, poly: np.ndarray, s: np.ndarray) -> np.ndarra
     return best_s
 
 
+def resolve_inputs(tool: Any, body: Any, site: Any) -> tuple[Any, Any, Any]:
+    """(Tool, Body, Site) from objects or names: a profile path or library name, a
+    built-in body name or scan path, a site name of that body."""
+    from ..body import Body, Site
+    from ..tool import Tool
+
+    if not isinstance(tool, Tool):
+        from ..library import find_profile
+
+        tool = Tool.from_profile(find_profile(str(tool)))
+    if not isinstance(body, Body):
+        body = Body.load(str(body) if not isinstance(body, Path) else body)
+    site_obj = site if isinstance(site, Site) else body.site(str(site))
+    return tool, body, site_obj
+
+
 def _check_site_on_body(body: Any, site: Any) -> None:
     """IastmError when the site landmark is farther from the skin than a site may be."""
     from ..body.sites import MAX_SITE_OFFSET_MM
@@ -698,18 +714,9 @@ def fit(
     contours: names of the edges to fit (default all). progress: called once per contour.
     Raises IastmError (one line) on bad input or when no contact is possible.
     """
-    from ..body import Body, Site
-    from ..tool import Tool
-
     _check_inputs(force_n, angle_range_deg, model, objective, rotation_range_deg)
     t0 = time.perf_counter()
-    if not isinstance(tool, Tool):
-        from ..library import find_profile
-
-        tool = Tool.from_profile(find_profile(str(tool)))
-    if not isinstance(body, Body):
-        body = Body.load(str(body) if not isinstance(body, Path) else body)
-    site_obj = site if isinstance(site, Site) else body.site(str(site))
+    tool, body, site_obj = resolve_inputs(tool, body, site)
     _check_site_on_body(body, site_obj)
     stack, ppt = _resolve_tissue(body, site_obj.name, tissue)
     if objective == "ppt" and ppt is None:

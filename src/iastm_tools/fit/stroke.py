@@ -128,18 +128,10 @@ def fit_stroke(
     """Fit every working edge at ``stations`` points along ``length_mm`` of the site's limb
     axis (centred on the landmark). ``fit_kwargs`` go to :func:`~iastm_tools.fit.fit`
     (angle_range_deg, model, objective, ...). ``progress`` is called once per station."""
-    from ..body import Body, Site
-    from ..tool import Tool
-    from .optimize import fit
+    from .optimize import fit, resolve_inputs
 
     t0 = time.perf_counter()
-    if not isinstance(tool, Tool):
-        from ..library import find_profile
-
-        tool = Tool.from_profile(find_profile(str(tool)))
-    if not isinstance(body, Body):
-        body = Body.load(str(body) if not isinstance(body, Path) else body)
-    site_obj = site if isinstance(site, Site) else body.site(str(site))
+    tool, body, site_obj = resolve_inputs(tool, body, site)
     tissue = fit_kwargs.pop("tissue", None) or body.tissue(site_obj.name)
     fits = []
     places = station_sites(body, site_obj, stations, length_mm)
