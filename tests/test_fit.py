@@ -541,3 +541,27 @@ def test_top_level_api_and_cli_stroke(flat_scan, tmp_path):
     assert data["stations_mm"] == [-20.0, 0.0, 20.0]
     assert main(["fit", prof, "--body", str(flat_scan), "--stroke", "3", "--json",
                  str(out)]) == 2
+
+
+def test_dermal_stimulation_matches_mcewen_below_a_line_contact(hertz_fit):
+    """Stimulation at dermal depth (1 mm on a half-space, no skin layer given): under the
+    middle of the Hertz line contact the Tresca shear equals the plane-strain closed form
+    (McEwen 1949, Johnson 1985 eq. 4.50 with sigma_y = nu (sigma_x + sigma_z)) within 2 %;
+    the fit reports the largest value over the grid (the cut ends concentrate more)."""
+    from iastm_tools.contact import subsurface_stress
+
+    _, r = hertz_fit
+    assert r.dermal_depth_mm == pytest.approx(1.0)
+    st = subsurface_stress(r.contact, [r.dermal_depth_mm])
+    assert r.dermal_max_shear_kpa == pytest.approx(float(st.max_shear_kpa.max()), rel=1e-12)
+    p = r.pressure_kpa
+    mid = p.shape[1] // 2
+    q = p[:, mid].sum() * r.grid_spacing_mm[0] * 1e-3
+    h = reference.hertz_cylinder(5.0, q, E_KPA / (1 - NU**2))
+    b, p0, z = h.half_width_mm, h.peak_pressure_kpa, r.dermal_depth_mm
+    sz = -p0 * b / math.hypot(b, z)
+    sx = -p0 * ((b * b + 2 * z * z) / (b * math.hypot(b, z)) - 2 * z / b)
+    sy = NU * (sx + sz)
+    tau = (max(sx, sy, sz) - min(sx, sy, sz)) / 2
+    assert float(st.max_shear_kpa[0][:, mid].max()) == pytest.approx(tau, rel=0.02)
+    assert r.dermal_max_shear_kpa >= 0.98 * tau

@@ -29,6 +29,7 @@ _FIT_COLUMNS = [
     ("window_mean_pressure_kpa", "1cm2 kPa"),
     ("ppt_kpa", "PPT kPa"),
     ("area_above_ppt_mm2", ">PPT mm2"),
+    ("dermal_max_shear_kpa", "dermal tau kPa"),
     ("converged", "conv"),
 ]
 
@@ -56,7 +57,8 @@ def _rows(result) -> list[dict]:
         for k in ("tilt_deg", "rotation_deg"):
             d[k] = round(d[k], 1)
         for k in ("contact_area_mm2", "contact_length_mm", "peak_pressure_kpa",
-                  "mean_pressure_kpa", "window_mean_pressure_kpa", "area_above_ppt_mm2"):
+                  "mean_pressure_kpa", "window_mean_pressure_kpa", "area_above_ppt_mm2",
+                  "dermal_max_shear_kpa"):
             if d[k] is not None:
                 d[k] = round(d[k], 1)
         d["contact_width_mm"] = round(d["contact_width_mm"], 2)

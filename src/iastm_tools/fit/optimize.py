@@ -599,6 +599,14 @@ def _read_out(prob: _Problem, pg: PosedGap, r, model: str, objective: str, value
     if prob.ppt_kpa:
         above_area = float(((window > prob.ppt_kpa) & mask).sum() * d_area)
         above_frac = above_area / area if area > 0 else 0.0
+    depth = dermal_depth_mm(prob.stack)
+    from ..contact import subsurface_stress
+
+    try:
+        st = subsurface_stress(r, [depth])
+        dermal_shear, dermal_vm = float(st.max_shear_kpa.max()), float(st.von_mises_kpa.max())
+    except IastmError:  # depth not resolved by this grid: reported as unknown
+        dermal_shear = dermal_vm = math.nan
     warns = list(r.warnings) + warnings
     if not r.converged:
         warns.append("contact solver did not converge at the best pose")
@@ -610,6 +618,8 @@ def _read_out(prob: _Problem, pg: PosedGap, r, model: str, objective: str, value
         edge_contact_fraction=fraction, peak_pressure_kpa=float(r.peak_pressure_kpa),
         mean_pressure_kpa=force / N_PER_KPA_MM2 / area if area > 0 else 0.0,
         window_mean_pressure_kpa=float(wmax), ppt_kpa=prob.ppt_kpa,
+        dermal_depth_mm=depth, dermal_max_shear_kpa=dermal_shear,
+        dermal_von_mises_kpa=dermal_vm,
         area_above_ppt_mm2=above_area, fraction_above_ppt=above_frac,
         approach_mm=float(r.approach_mm), a_over_r=float(r.a_over_r),
         approach_over_r=float(r.approach_over_r), a_over_h=float(r.a_over_h),
@@ -619,6 +629,18 @@ def _read_out(prob: _Problem, pg: PosedGap, r, model: str, objective: str, value
         warnings=tuple(warns), contact=r, posed=pg,
         tool_frame=tool_frame_matrix(c), stack=prob.stack,
     )
+
+
+#: Dermal depth (mm) used when the top layer is a half-space (no skin thickness known):
+#: skin (epidermis + dermis) is about 1-3 mm thick (shared/reference/tissue_and_clinical.md).
+DEFAULT_DERMAL_DEPTH_MM = 1.0
+
+
+def dermal_depth_mm(stack: Any) -> float:
+    """Depth (mm) at which dermal stimulation is reported: the base of the top (skin)
+    layer, where the dermis meets the fat (as ``SiteTissue.skin_thickness_mm``)."""
+    t = float(stack.layers[0].thickness_mm)
+    return t if math.isfinite(t) else DEFAULT_DERMAL_DEPTH_MM
 
 
 def _arc_length_of(xy: np.ndarray, poly: np.ndarray, s: np.ndarray) -> np.ndarray:

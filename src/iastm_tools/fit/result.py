@@ -35,6 +35,10 @@ class ContourFit:
     ppt_kpa: the site's pressure-pain threshold (None if unknown);
     area_above_ppt_mm2 / fraction_above_ppt: contact area where the 1 cm^2 window mean
         exceeds the PPT, and its share of the contact area.
+    dermal_depth_mm / dermal_max_shear_kpa / dermal_von_mises_kpa: stimulation at dermal
+        depth (the base of the skin layer): the largest Tresca shear and von Mises stress
+        there under the pressure field (indentation, no friction; see
+        ``iastm_tools.contact.subsurface_stress``); NaN when the grid cannot resolve it.
     arc_length_mm / line_load_n_per_mm: the load carried per unit length of edge vs arc
         length along the contour.
     regime flags (a_over_r, approach_over_r, a_over_h, small_strain_valid), approach_mm,
@@ -60,6 +64,9 @@ class ContourFit:
     ppt_kpa: float | None
     area_above_ppt_mm2: float | None
     fraction_above_ppt: float | None
+    dermal_depth_mm: float
+    dermal_max_shear_kpa: float
+    dermal_von_mises_kpa: float
     approach_mm: float
     a_over_r: float
     approach_over_r: float
@@ -123,6 +130,9 @@ class ContourFit:
             "ppt_kpa": _r(self.ppt_kpa, 3),
             "area_above_ppt_mm2": _r(self.area_above_ppt_mm2, 3),
             "fraction_above_ppt": _r(self.fraction_above_ppt, 4),
+            "dermal_depth_mm": _r(self.dermal_depth_mm, 3),
+            "dermal_max_shear_kpa": _r(self.dermal_max_shear_kpa, 3),
+            "dermal_von_mises_kpa": _r(self.dermal_von_mises_kpa, 3),
             "approach_mm": _r(self.approach_mm, 5),
             "a_over_r": _r(self.a_over_r),
             "approach_over_r": _r(self.approach_over_r),
