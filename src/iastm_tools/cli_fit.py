@@ -90,6 +90,9 @@ def register(app: typer.Typer) -> None:
         None,
         overwrite: Annotated[bool, typer.Option("--force-write", help="Overwrite --json.")] =
         False,
+        refine: Annotated[int, typer.Option(
+            "--refine", help="BEM solves in the local pose refinement with --model "
+            "(0 = pose from the calibrated Winkler search).")] = 0,
         stroke: Annotated[int, typer.Option(
             "--stroke", help="Fit at N stations along the limb axis through the site "
             "(0 = the site only).")] = 0,
@@ -101,12 +104,14 @@ def register(app: typer.Typer) -> None:
 
         lo, hi = parse_angle_range(angle)
         rot = parse_angle_range(rotation, "--rotation", -180.0, 180.0)
+        if refine < 0:
+            raise IastmError(f"--refine must be >= 0 (got {refine})")
         if stroke:
             _stroke(profile, body, site, force, (lo, hi), rot, model, objective, stroke,
-                    stroke_length, json_out, overwrite)
+                    stroke_length, json_out, overwrite, refine)
             return
         result = _run_fit(profile, body, site, force, (lo, hi), rot, model, objective,
-                          _progress)
+                          _progress, refine)
         typer.echo(f"{result.tool} on {result.body}/{result.site}, {result.force_n:g} N, "
                    f"model {result.model}, objective {result.objective} "
                    f"({result.seconds:.1f} s)")
@@ -164,7 +169,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _stroke(profile, body, site, force, angles, rotations, model, objective, stations,
-            length_mm, json_out, overwrite) -> None:
+            length_mm, json_out, overwrite, refine=0) -> None:
     """``iastm fit --stroke N``: the best pose of every edge at N stations, one table."""
     from .cli_tool import _progress, _table
     from .fit import fit_stroke
@@ -178,7 +183,8 @@ def _stroke(profile, body, site, force, angles, rotations, model, objective, sta
         task = bar.add_task("stroke", total=stations)
         res = fit_stroke(tool, body, site, force, stations=stations, length_mm=length_mm,
                          angle_range_deg=angles, rotation_range_deg=rotations, model=model,
-                         objective=objective, progress=lambda: bar.advance(task))
+                         objective=objective, refine_evals=refine,
+                         progress=lambda: bar.advance(task))
     rows = []
     for s_mm, fr in zip(res.stations_mm, res.fits, strict=True):
         for r in _rows(fr):
@@ -198,7 +204,7 @@ def _stroke(profile, body, site, force, angles, rotations, model, objective, sta
 
 
 def _run_fit(profile, body, site, force, angles, rotations, model, objective,
-             progress_factory):
+             progress_factory, refine=0):
     from .fit import fit
     from .library import find_profile
     from .tool import Tool
@@ -208,4 +214,5 @@ def _run_fit(profile, body, site, force, angles, rotations, model, objective,
     with progress_factory(n, f"fitting {tool.name}") as bar:
         task = bar.add_task("fit", total=n)
         return fit(tool, body, site, force, angles, model=model, objective=objective,
-                   rotation_range_deg=rotations, progress=lambda: bar.advance(task))
+                   rotation_range_deg=rotations, refine_evals=refine,
+                   progress=lambda: bar.advance(task))

@@ -349,7 +349,7 @@ def fit_contour(
     objective: str = "area",
     coarse_tilts: int = 4,
     coarse_rotations: int = 8,
-    refine_evals: int = 8,
+    refine_evals: int = 0,
     skin_faces: Sequence[str] | None = None,
     skin: SkinMap | None = None,
     resolution: float = 1.0,
@@ -459,12 +459,12 @@ def fit_contour(
             "of the tool reach it first, or the contact leaves the site region); widen the "
             "angle range or choose another site")
     # --- 2. local Winkler refinement (cheap: a gap and a 1-D root find per pose) --------
-    start, _, _ = _nelder_mead(winkler_eval, start, free, bounds, coarse_step, maxfev=40,
-                               xatol=0.5, fatol=1e-3)
+    start, w_converged, _ = _nelder_mead(winkler_eval, start, free, bounds, coarse_step,
+                                         maxfev=40, xatol=0.5, fatol=1e-3)
     if model == "winkler":
         pg, r, notes = prob.run(start, lambda pg, chk: solve_model(pg, "winkler", k_w, False))
         return _read_out(prob, pg, r, model, objective, value_of(pg, r, False),
-                         True, list(notes))
+                         w_converged, list(notes))
 
     # --- 3. local refinement with the chosen model, from the Winkler optimum ------------
     cache: dict[tuple[float, float], tuple[float, PosedGap, Any, tuple[str, ...]]] = {}
@@ -492,7 +492,9 @@ def fit_contour(
                             "evaluations before its simplex shrank to 1 deg and 1 % of the "
                             "objective")
     else:
-        best = start
+        best, converged = start, w_converged
+        warnings.append(f"pose from the calibrated Winkler search, not refined with the "
+                        f"{model} model (refine_evals=0)")
     # --- 4. the best pose solved once more to the full tolerance ------------------------
     pg, r, notes = prob.run(best, lambda pg, chk: solve_model(pg, model, None, chk))
     value = value_of(pg, r, False)
@@ -719,7 +721,7 @@ def fit(
     contour_spacing_mm: float = 0.25,
     coarse_tilts: int = 4,
     coarse_rotations: int = 8,
-    refine_evals: int = 8,
+    refine_evals: int = 0,
     progress: Any = None,
 ) -> FitResult:
     """Fit every working edge of ``tool`` on ``site`` of ``body`` and rank them.
@@ -734,6 +736,9 @@ def fit(
     pressure over the site's pressure-pain threshold). tissue: override the site's
     ``SiteTissue`` (or give a bare ``TissueStack``; then no PPT is known).
     contours: names of the edges to fit (default all). progress: called once per contour.
+    refine_evals: BEM solves of the chosen model in the local Nelder-Mead refinement after
+    the Winkler search (default 0: each layered solve of a tilted bevel costs 5-30 s; the
+    reported field is always a full solve of the chosen model at the final pose).
     Raises IastmError (one line) on bad input or when no contact is possible.
     """
     _check_inputs(force_n, angle_range_deg, model, objective, rotation_range_deg)
