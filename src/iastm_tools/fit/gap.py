@@ -559,8 +559,9 @@ def posed_gap(body, frame: SiteFrame, surface_tool: np.ndarray, pose: Pose, dx: 
     gap = tool_h - skin_h
     finite = np.isfinite(gap)
     if not finite.any():
-        raise IastmError("no contact possible: the tool edge and the skin do not overlap on "
-                         "the fit grid (site off the body or edge outside the patch)")
+        raise EdgeNotInContactError(
+            "no contact possible: the tool edge and the skin do not overlap on the fit grid "
+            "(site off the body, or the edge beyond the limb in this pose)")
     gmin = float(gap[finite].min())
     if len(posed) > 1:
         _check_collision(body, frame, pose, posed[1:], gmin, reach_mm, skin)

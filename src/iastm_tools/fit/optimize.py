@@ -435,7 +435,8 @@ def fit_contour(
     if k_w is None:
         raise EdgeNotInContactError(
             f"contour {contour.name}: cannot touch the skin at any allowed tilt (other parts "
-            "of the tool reach it first); widen the angle range or choose another site")
+            "of the tool reach it first, or the edge lies beyond the limb); widen the angle "
+            "range or choose another site")
     w_cache: dict[tuple[str, float, float], tuple[float, PosedGap, Any, tuple[str, ...]]] = {}
 
     def winkler_eval(pose: Pose) -> float:
@@ -456,8 +457,8 @@ def fit_contour(
     if winkler_eval(start) >= INFEASIBLE:
         raise EdgeNotInContactError(
             f"contour {contour.name}: cannot touch the skin in any allowed pose (other parts "
-            "of the tool reach it first, or the contact leaves the site region); widen the "
-            "angle range or choose another site")
+            "of the tool reach it first, the edge lies beyond the limb, or the contact "
+            "leaves the site region); widen the angle range or choose another site")
     # --- 2. local Winkler refinement (cheap: a gap and a 1-D root find per pose) --------
     start, w_converged, _ = _nelder_mead(winkler_eval, start, free, bounds, coarse_step,
                                          maxfev=40, xatol=0.5, fatol=1e-3)
