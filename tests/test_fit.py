@@ -565,3 +565,23 @@ def test_dermal_stimulation_matches_mcewen_below_a_line_contact(hertz_fit):
     tau = (max(sx, sy, sz) - min(sx, sy, sz)) / 2
     assert float(st.max_shear_kpa[0][:, mid].max()) == pytest.approx(tau, rel=0.02)
     assert r.dermal_max_shear_kpa >= 0.98 * tau
+
+
+def test_fit_lists_edges_that_cannot_touch_and_fails_only_when_none_can():
+    """On a thin cylinder (R 10 mm) across the limb, upright: the convex edge fits, the
+    concave edge tighter than the limb is listed in ``unfitted`` with its reason; a body
+    where no edge can touch is one IastmError naming the tool and site."""
+    tool = Tool.from_dict(blade_dict(length_mm=35.0, concave_radius_mm=12.0,
+                                     style="double_bevel", apex_radius_mm=0.5,
+                                     end_radius_mm=12.0, width_mm=20.0,
+                                     convex_radius_mm=40.0))
+    body = cylinder_body(10.0)
+    res = fit(tool, body, "calf", 1.0, (90, 90), model="halfspace", tissue=HALFSPACE,
+              rotation_range_deg=(0, 0))
+    assert [c.contour for c in res.contours] == ["convex"]
+    assert [n for n, _ in res.unfitted] == ["concave"]
+    assert "larger than the body region" in res.unfitted[0][1]
+    assert res.summary()["unfitted"][0]["contour"] == "concave"
+    with pytest.raises(IastmError, match="no contact possible for any working edge"):
+        fit(tool, body, "calf", 1.0, (90, 90), model="halfspace", tissue=HALFSPACE,
+            rotation_range_deg=(0, 0), contours=["concave"])

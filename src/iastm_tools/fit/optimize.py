@@ -550,7 +550,7 @@ def _read_out(prob: _Problem, pg: PosedGap, r, model: str, objective: str, value
     """Turn the best pose's pressure field into a :class:`ContourFit`; IastmError when
     even the best pose wraps round the side of the limb (the tool is too large there)."""
     if off_region(pg, r):
-        raise IastmError(
+        raise EdgeNotInContactError(
             f"contour {prob.contour.name}: the tool is larger than the body region at this "
             f"site: in every allowed pose its contact reaches skin sloping more than "
             f"{MAX_SKIN_SLOPE_DEG:g} deg from the site plane or the body's silhouette; "
