@@ -35,7 +35,9 @@ app.add_typer(body_app, name="body", help="Body surfaces, treatment sites and ti
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; map input errors to exit 2 and bugs to exit 1, both as one line."""
     try:
-        app(args=argv, prog_name="iastm", standalone_mode=False)
+        # without standalone mode click returns the code of a typer.Exit raised inside a
+        # command (e.g. 130 after Ctrl-C in a sweep) instead of raising it
+        code = app(args=argv, prog_name="iastm", standalone_mode=False)
     except IastmError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -56,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
-    return 0
+    return code if isinstance(code, int) and not isinstance(code, bool) else 0
 
 
 if __name__ == "__main__":  # pragma: no cover
