@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import sys
 import time
 from collections.abc import Sequence
@@ -142,7 +143,12 @@ class _Problem:
                 if os.environ.get("IASTM_FIT_DEBUG"):
                     print(f"fit {pose}: {last[:90]}", file=sys.stderr)
                 if "grid too coarse" in last:
-                    if ("is 0.0 pixels" in last or refined >= MAX_REFINE
+                    # refining cannot help a half-width that the remaining refinements
+                    # would not bring to the 4 pixels asked for (a split or corner contact)
+                    m = re.search(r"half-width is ([0-9.]+) pixels", last)
+                    hopeless = m is not None and (
+                        float(m.group(1)) * 1.7 ** (MAX_REFINE - refined) < 4.0)
+                    if (hopeless or refined >= MAX_REFINE
                             or dx / 1.7 < self.dx_min):
                         check = False
                         continue
