@@ -41,8 +41,8 @@ AGGREGATES = ("max", "mean")
 PREVIEW_FIT: Mapping[str, Any] = {"model": "winkler", "coarse_tilts": 3, "coarse_rotations": 6,
                                   "refine_evals": 0}
 #: Defaults of :func:`iastm_tools.fit.fit` (used when ``preview`` is false).
-FULL_FIT: Mapping[str, Any] = {"model": "layered", "coarse_tilts": 4, "coarse_rotations": 12,
-                               "refine_evals": 30}
+FULL_FIT: Mapping[str, Any] = {"model": "layered", "coarse_tilts": 4, "coarse_rotations": 8,
+                               "refine_evals": 0}
 #: Largest sweep accepted (rows): a guard against a grid that multiplies out by mistake.
 MAX_ROWS = 1_000_000
 #: Largest force (N): the fit's own limit (iastm_tools.fit.MAX_FORCE_N).
