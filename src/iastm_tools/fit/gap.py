@@ -31,6 +31,7 @@ from the normal gap by a factor cos(s), e.g. 1 % at a slope of 8 deg).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -311,57 +312,58 @@ def zbuffer(surface: np.ndarray, grid: Grid, z_keep_mm: float,
     The rasterisation loop is compiled with numba (about 100x a vectorised numpy version,
     which had to expand every triangle's bounding box into index arrays).
     """
-    a = surface[:-1, :-1]
-    b = surface[1:, :-1]
-    c = surface[:-1, 1:]
-    d = surface[1:, 1:]
-    tri = np.concatenate(
-        [np.stack([a, b, c], axis=-2).reshape(-1, 3, 3), np.stack([b, d, c], axis=-2).reshape(
-            -1, 3, 3)]
-    )
-    zmin = tri[:, :, 2].min(axis=1)
     ref = float(surface[..., 2].min()) if z_ref_mm is None else z_ref_mm
-    tri = np.ascontiguousarray(tri[zmin <= ref + z_keep_mm])
     out = np.full(grid.nx * grid.ny, np.inf)
-    if len(tri):
-        _raster(tri, float(grid.x0), float(grid.y0), float(grid.dx), float(grid.dy),
-                int(grid.nx), int(grid.ny), out)
+    _raster_surface(np.ascontiguousarray(surface, dtype=np.float64), ref + z_keep_mm,
+                    float(grid.x0), float(grid.y0), float(grid.dx), float(grid.dy),
+                    int(grid.nx), int(grid.ny), out)
     return out.reshape(grid.nx, grid.ny)
 
 
 @numba.njit(cache=True, nogil=True)
-def _raster(tri: np.ndarray, x0: float, y0: float, dx: float, dy: float, nx: int, ny: int,
-            out: np.ndarray) -> None:  # pragma: no cover - compiled
+def _raster_surface(surf: np.ndarray, z_limit: float, x0: float, y0: float, dx: float,
+                    dy: float, nx: int, ny: int, out: np.ndarray) -> None:  # pragma: no cover
+    """Both triangles (a, b, c) and (b, d, c) of every quad of the structured surface whose
+    lowest vertex is at most ``z_limit``."""
+    for i in range(surf.shape[0] - 1):
+        for k in range(surf.shape[1] - 1):
+            a, b = surf[i, k], surf[i + 1, k]
+            c, d = surf[i, k + 1], surf[i + 1, k + 1]
+            if min(a[2], b[2], c[2]) <= z_limit:
+                _raster_tri(a, b, c, x0, y0, dx, dy, nx, ny, out)
+            if min(b[2], d[2], c[2]) <= z_limit:
+                _raster_tri(b, d, c, x0, y0, dx, dy, nx, ny, out)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _raster_tri(p0: np.ndarray, p1: np.ndarray, p2: np.ndarray, x0: float, y0: float,
+                dx: float, dy: float, nx: int, ny: int,
+                out: np.ndarray) -> None:  # pragma: no cover - compiled
     eps = 1e-9
-    for t in range(tri.shape[0]):
-        ax, ay, az = tri[t, 0, 0], tri[t, 0, 1], tri[t, 0, 2]
-        e1x, e1y = tri[t, 1, 0] - ax, tri[t, 1, 1] - ay
-        e2x, e2y = tri[t, 2, 0] - ax, tri[t, 2, 1] - ay
-        det = e1x * e2y - e1y * e2x
-        scale = max(abs(e1x), abs(e1y), abs(e2x), abs(e2y)) ** 2
-        if abs(det) <= 1e-12 * max(scale, 1e-30):
-            continue  # degenerate in plan view: its neighbours cover the same nodes
-        dz1 = tri[t, 1, 2] - az
-        dz2 = tri[t, 2, 2] - az
-        xmin = min(ax, tri[t, 1, 0], tri[t, 2, 0])
-        xmax = max(ax, tri[t, 1, 0], tri[t, 2, 0])
-        ymin = min(ay, tri[t, 1, 1], tri[t, 2, 1])
-        ymax = max(ay, tri[t, 1, 1], tri[t, 2, 1])
-        i0 = max(math.ceil((xmin - x0) / dx - eps), 0)
-        i1 = min(math.floor((xmax - x0) / dx + eps), nx - 1)
-        j0 = max(math.ceil((ymin - y0) / dy - eps), 0)
-        j1 = min(math.floor((ymax - y0) / dy + eps), ny - 1)
-        for i in range(i0, i1 + 1):
-            qx = x0 + i * dx - ax
-            for j in range(j0, j1 + 1):
-                qy = y0 + j * dy - ay
-                l1 = (qx * e2y - qy * e2x) / det
-                l2 = (e1x * qy - e1y * qx) / det
-                if l1 >= -eps and l2 >= -eps and l1 + l2 <= 1.0 + eps:
-                    z = az + l1 * dz1 + l2 * dz2
-                    k = i * ny + j
-                    if z < out[k]:
-                        out[k] = z
+    ax, ay, az = p0[0], p0[1], p0[2]
+    e1x, e1y = p1[0] - ax, p1[1] - ay
+    e2x, e2y = p2[0] - ax, p2[1] - ay
+    det = e1x * e2y - e1y * e2x
+    scale = max(abs(e1x), abs(e1y), abs(e2x), abs(e2y)) ** 2
+    if abs(det) <= 1e-12 * max(scale, 1e-30):
+        return  # degenerate in plan view: its neighbours cover the same nodes
+    dz1 = p1[2] - az
+    dz2 = p2[2] - az
+    i0 = max(math.ceil((min(ax, p1[0], p2[0]) - x0) / dx - eps), 0)
+    i1 = min(math.floor((max(ax, p1[0], p2[0]) - x0) / dx + eps), nx - 1)
+    j0 = max(math.ceil((min(ay, p1[1], p2[1]) - y0) / dy - eps), 0)
+    j1 = min(math.floor((max(ay, p1[1], p2[1]) - y0) / dy + eps), ny - 1)
+    for i in range(i0, i1 + 1):
+        qx = x0 + i * dx - ax
+        for j in range(j0, j1 + 1):
+            qy = y0 + j * dy - ay
+            l1 = (qx * e2y - qy * e2x) / det
+            l2 = (e1x * qy - e1y * qx) / det
+            if l1 >= -eps and l2 >= -eps and l1 + l2 <= 1.0 + eps:
+                z = az + l1 * dz1 + l2 * dz2
+                kk = i * ny + j
+                if z < out[kk]:
+                    out[kk] = z
 
 
 def skin_heights(body, frame: SiteFrame, rotation_deg: float, grid: Grid) -> np.ndarray:
@@ -399,6 +401,12 @@ class SkinMap:
     step: float
     heights: np.ndarray
 
+    @functools.cached_property
+    def _filled(self) -> tuple[np.ndarray, np.ndarray]:
+        """Heights with misses set to 0, and the hit mask as floats (computed once)."""
+        valid = np.isfinite(self.heights)
+        return np.where(valid, self.heights, 0.0), valid.astype(float)
+
     @property
     def radius_mm(self) -> float:
         """Half-side (mm) of the square the map covers around the frame origin."""
@@ -411,11 +419,10 @@ class SkinMap:
 
         fi = (np.asarray(u, dtype=float) - self.x0) / self.step
         fj = (np.asarray(v, dtype=float) - self.y0) / self.step
-        valid = np.isfinite(self.heights)
-        h = np.where(valid, self.heights, 0.0)
+        h, valid = self._filled
         coords = np.stack([fi.ravel(), fj.ravel()])
         out = map_coordinates(h, coords, order=1, mode="constant", cval=0.0)
-        ok = map_coordinates(valid.astype(float), coords, order=1, mode="constant",
+        ok = map_coordinates(valid, coords, order=1, mode="constant",
                              cval=0.0) > 1.0 - 1e-9
         out[~ok] = -np.inf
         return out.reshape(np.shape(u))
