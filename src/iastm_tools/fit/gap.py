@@ -31,7 +31,6 @@ from the normal gap by a factor cos(s), e.g. 1 % at a slope of 8 deg).
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -401,12 +400,6 @@ class SkinMap:
     step: float
     heights: np.ndarray
 
-    @functools.cached_property
-    def _filled(self) -> tuple[np.ndarray, np.ndarray]:
-        """Heights with misses set to 0, and the hit mask as floats (computed once)."""
-        valid = np.isfinite(self.heights)
-        return np.where(valid, self.heights, 0.0), valid.astype(float)
-
     @property
     def radius_mm(self) -> float:
         """Half-side (mm) of the square the map covers around the frame origin."""
@@ -415,17 +408,33 @@ class SkinMap:
     def at(self, u: np.ndarray, v: np.ndarray) -> np.ndarray:
         """Bilinear heights at site-frame coordinates (u along e1, v along e2), mm; -inf
         outside the map or next to a missed ray."""
-        from scipy.ndimage import map_coordinates
-
-        fi = (np.asarray(u, dtype=float) - self.x0) / self.step
-        fj = (np.asarray(v, dtype=float) - self.y0) / self.step
-        h, valid = self._filled
-        coords = np.stack([fi.ravel(), fj.ravel()])
-        out = map_coordinates(h, coords, order=1, mode="constant", cval=0.0)
-        ok = map_coordinates(valid, coords, order=1, mode="constant",
-                             cval=0.0) > 1.0 - 1e-9
-        out[~ok] = -np.inf
+        fi = (np.asarray(u, dtype=float).ravel() - self.x0) / self.step
+        fj = (np.asarray(v, dtype=float).ravel() - self.y0) / self.step
+        out = np.empty(fi.size)
+        _bilinear(self.heights, fi, fj, out)
         return out.reshape(np.shape(u))
+
+
+@numba.njit(cache=True, nogil=True)
+def _bilinear(h: np.ndarray, fi: np.ndarray, fj: np.ndarray,
+              out: np.ndarray) -> None:  # pragma: no cover - compiled
+    """Bilinear interpolation of ``h`` at fractional indices; -inf outside the array or
+    when any of the four corners is not finite (a missed ray)."""
+    n, m = h.shape
+    for q in range(fi.size):
+        x, y = fi[q], fj[q]
+        if not (0.0 <= x <= n - 1 and 0.0 <= y <= m - 1):  # also false for NaN
+            out[q] = -np.inf
+            continue
+        i = min(math.floor(x), n - 2)
+        j = min(math.floor(y), m - 2)
+        a, b = h[i, j], h[i + 1, j]
+        c, d = h[i, j + 1], h[i + 1, j + 1]
+        if not (np.isfinite(a) and np.isfinite(b) and np.isfinite(c) and np.isfinite(d)):
+            out[q] = -np.inf
+            continue
+        ti, tj = fi[q] - i, fj[q] - j
+        out[q] = (a * (1 - ti) + b * ti) * (1 - tj) + (c * (1 - ti) + d * ti) * tj
 
 
 def skin_map(body, frame: SiteFrame, radius_mm: float,
