@@ -88,6 +88,8 @@ def test_fit_screenshot_matches_reference(result):
     compare_with_reference(img, "fit_blade_large_cc_flat")
 
 
+@pytest.mark.skipif(bool(os.environ.get("IASTM_REFRESH_IMAGES")),
+                    reason="refreshing the reference images: nothing to compare against")
 def test_the_comparison_detects_a_changed_image(tool):
     """The regression check must fail for a visibly different scene (a 90 deg turn)."""
     scene = preview.tool_scene(tool)
@@ -97,8 +99,6 @@ def test_the_comparison_detects_a_changed_image(tool):
     from dataclasses import replace
 
     img = preview.screenshot(replace(scene, camera=turned), window_size=IMAGE_SIZE)
-    if os.environ.get("IASTM_REFRESH_IMAGES"):
-        pytest.skip("refreshing references")
     with pytest.raises(pytest.fail.Exception):
         compare_with_reference(img, "tool_blade_large_cc")
     (REFERENCE_DIR / "tool_blade_large_cc.actual.png").unlink(missing_ok=True)
