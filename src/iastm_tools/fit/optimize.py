@@ -113,10 +113,11 @@ class _Problem:
         A contact made of separate patches (e.g. the two ends of an edge) has no contact at
         its pressure centroid, so the solver reports a half-width of 0 pixels however fine
         the grid; a corner contact (the cut end of the swept section) needs ever finer
-        grids.  Both are solved without the resolution check once refining does not help
-        (after ``MAX_REFINE`` steps or at the node limit; the border check is then done
-        here) and a note says so.  Refinements that end in a resolved solve are kept for
-        the next poses; the others are not.
+        grids.  Both are solved without the resolution check once refining cannot help
+        (the remaining refinements would not reach 4 pixels, after ``MAX_REFINE`` steps,
+        or at the node limit; the border check is then done here) and a note says so.
+        Refinements that end in a resolved solve are kept for the next poses; the others
+        are not.
         """
         from ..contact.solver import ContactInputError
 
