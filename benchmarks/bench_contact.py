@@ -13,7 +13,16 @@ over the faster peer's.  Peers are optional (``pip install -e .[bench]``); a mis
 prints "not installed".  Times are wall clock; we also print our CPU time because we use
 ``workers=2`` FFTs while both peers are single-threaded.
 
-Run: ``.venv/bin/python benchmarks/bench_contact.py [--sizes 128 256 512]``.
+A second section compares the plain Polonsky-Keer iteration with the preconditioned
+solver (``solve(..., precondition=False / True)``, see ``iastm_tools.contact._pk``) on
+synthetic layered cases like the fits' (skin 1.3 mm 894 kPa / fat 6 mm 26.1 kPa / muscle
+15.2 kPa, 8 N, tol 1e-8, 1:4-1:6 pixels): an arc-shaped bevel edge on a cylinder (thin
+curved contact strip, the hard case) and a tilted flat face (punch-like).  It prints
+iterations and wall time both ways, the speed-up, the largest pressure difference over
+the peak and both peaks.
+
+Run: ``.venv/bin/python benchmarks/bench_contact.py [--sizes 128 256 512]
+[--precond-sizes 128 256 384] [--sections hertz precond]``.
 """
 
 from __future__ import annotations
@@ -25,7 +34,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from iastm_tools.contact import TissueStack, kernels, solve
+from iastm_tools.contact import Layer, TissueStack, kernels, solve
 from iastm_tools.contact import reference as ref
 
 E_KPA, NU = 50.0, 0.49
@@ -131,11 +140,79 @@ def run_cm(gap, lengths, force, delta_scale):
     return setup, go
 
 
+# calf-like stack of the fits: stiff skin on soft fat on muscle (kPa, mm)
+CALF = TissueStack(
+    (Layer(1.3, 894.0, 0.49, "skin"), Layer(6.0, 26.1, 0.49, "fat"),
+     Layer(math.inf, 15.2, 0.49, "muscle")),
+    base="halfspace",
+)
+
+
+def layered_case(case: str, n: int) -> tuple[np.ndarray, tuple[float, float]]:
+    """(gap mm, (dx, dy) mm) of a synthetic layered case on an n x (3n/4) grid.
+
+    arc: bevel edge along an arc of radius 40 mm with a 1 mm edge radius, on a cylinder of
+    radius 50 mm (the calf) and tilted 0.01 rad; 12 x 60 mm box (a thin curved strip of
+    contact, like the dumped fits).  face: 3 x 20 mm flat face with 0.5 mm edge radii,
+    tilted 0.002 rad; 8 x 48 mm box (punch-like).
+    """
+    ny = 3 * n // 4
+    lx, ly = (12.0, 60.0) if case == "arc" else (8.0, 48.0)
+    dx, dy = lx / n, ly / ny
+    x = (np.arange(n) - n // 2) * dx
+    y = (np.arange(ny) - ny // 2) * dy
+    X, Y = np.meshgrid(x, y, indexing="ij")
+    if case == "arc":
+        gap = (np.hypot(X + 36.0, Y) - 40.0) ** 2 / 2.0 + Y**2 / 100.0 + 0.01 * X
+    else:
+        rim = np.maximum(np.abs(X) - 1.5, 0.0) ** 2 + np.maximum(np.abs(Y) - 10.0, 0.0) ** 2
+        gap = rim / 1.0 + 0.002 * X
+    return gap, (dx, dy)
+
+
+def bench_preconditioner(sizes: list[int]) -> None:
+    """Print iterations and wall time, plain vs preconditioned, on the layered cases."""
+    hdr = (f"{'case':5s} {'grid':>9s} {'plain its':>9s} {'plain s':>8s} {'pre its':>8s} "
+           f"{'pre s':>7s} {'speed-up':>8s} {'max|dp|/peak':>12s} {'peak plain':>10s} "
+           f"{'peak pre':>10s}")
+    print("\nPreconditioned vs plain Polonsky-Keer (layered calf stack, 8 N, tol 1e-8; "
+          "best of 2 after a warm-up that builds the kernels)")
+    print(hdr)
+    print("-" * len(hdr))
+    for case in ("arc", "face"):
+        for n in sizes:
+            gap, spacing = layered_case(case, n)
+            kw = dict(force_n=8.0, tol=1e-8, check_grid=False)
+            solve(gap, spacing, CALF, **kw)  # kernel set-up, not timed
+            t_pl, _, plain = best_time(
+                lambda gap=gap, spacing=spacing, kw=kw: solve(
+                    gap, spacing, CALF, precondition=False, **kw), 2)
+            t_pre, _, pre = best_time(
+                lambda gap=gap, spacing=spacing, kw=kw: solve(gap, spacing, CALF, **kw), 2)
+            dp = np.abs(pre.pressure_kpa - plain.pressure_kpa).max() / plain.peak_pressure_kpa
+            grid = f"{gap.shape[0]}x{gap.shape[1]}"
+            flag = "" if plain.converged and pre.converged else "  (not converged)"
+            print(f"{case:5s} {grid:>9s} {plain.iterations:9d} {t_pl:8.2f} {pre.iterations:8d} "
+                  f"{t_pre:7.2f} {t_pl / t_pre:8.1f} {dp:12.1e} {plain.peak_pressure_kpa:10.1f} "
+                  f"{pre.peak_pressure_kpa:10.1f}{flag}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[128, 256, 512])
     ap.add_argument("--cases", nargs="+", default=["sphere", "edge"])
+    ap.add_argument("--precond-sizes", type=int, nargs="+", default=[128, 256, 384])
+    ap.add_argument("--sections", nargs="+", choices=["hertz", "precond"],
+                    default=["hertz", "precond"])
     args = ap.parse_args()
+    if "hertz" in args.sections:
+        bench_peers(args)
+    if "precond" in args.sections:
+        bench_preconditioner(args.precond_sizes)
+
+
+def bench_peers(args: argparse.Namespace) -> None:
+    """Hertz cases: ours vs tamaas and ContactMechanics (the first section)."""
     tissue = TissueStack.halfspace(E_KPA, NU)
     hdr = (f"{'case':7s} {'N':>4s} {'solver':16s} {'p0 err':>9s} {'a err':>9s} {'b err':>9s} "
            f"{'a err(mom)':>10s} {'F err':>8s} {'setup s':>8s} {'solve s':>8s} {'cpu s':>7s} "

@@ -398,8 +398,14 @@ def test_grid_too_coarse():
     """Contact half-width below 4 pixels raises (grid too coarse)."""
     h = ref.hertz_sphere(5.0, 5.0, E_STAR)
     gap, dx = sphere_grid(h.half_width_mm, 12, 5.0)
-    with pytest.raises(ContactInputError, match="too coarse"):
+    with pytest.raises(ContactInputError, match="too coarse") as err:
         solve(gap, dx, HALFSPACE, force_n=5.0, model="halfspace")
+    # the rejected solve travels with the error (a caller that cannot refine uses it): it
+    # is the same as the solve without the check
+    unchecked = solve(gap, dx, HALFSPACE, force_n=5.0, model="halfspace", check_grid=False)
+    assert err.value.result is not None
+    np.testing.assert_array_equal(err.value.result.pressure_kpa, unchecked.pressure_kpa)
+    assert err.value.result.force_n == pytest.approx(5.0, rel=1e-9)
 
 
 def test_contact_touching_border():
@@ -455,3 +461,97 @@ def test_summary_is_json_ready(hertz_case):
     assert {"peak_pressure_kpa", "contact_width_mm", "a_over_r", "warnings"} <= set(d)
     assert "pressure_kpa" not in d
     json.dumps(d)
+
+
+# ---------------------------------------------------------------- preconditioned solver
+
+# stiff skin on soft fat on muscle: the stack of the lead's calf fits (skin 1.3 mm 894 kPa,
+# fat 6 mm 26.1 kPa, muscle half-space 15.2 kPa), the case the preconditioner is for
+CALF = TissueStack(
+    (Layer(1.3, 894.0, 0.49, "skin"), Layer(6.0, 26.1, 0.49, "fat"),
+     Layer(math.inf, 15.2, 0.49, "muscle")),
+    base="halfspace",
+)
+
+
+def tilted_flat_face(nx: int = 160, ny: int = 128, spacing=(0.05, 0.25)):
+    """Punch-like gap (mm): a 3 x 20 mm flat face with 0.5 mm edge radii, tilted 0.002 rad
+    about y, on anisotropic 1:5 pixels (like the fits' edge-aligned grids)."""
+    x = (np.arange(nx) - nx // 2) * spacing[0]
+    y = (np.arange(ny) - ny // 2) * spacing[1]
+    X, Y = np.meshgrid(x, y, indexing="ij")
+    rim = (np.maximum(np.abs(X) - 1.5, 0.0) ** 2 + np.maximum(np.abs(Y) - 10.0, 0.0) ** 2) / 1.0
+    return rim + 0.002 * X, spacing
+
+
+def test_preconditioned_matches_plain_hertz():
+    """Hertz sphere on a half-space (a/dx = 16), tol 1e-10: the preconditioned and the plain
+    Polonsky-Keer solves give the same pressure field within 1e-6 p0 (max abs) and the same
+    approach within 1e-8 (relative); both converge, both within 0.5 % of Hertz p0."""
+    h = ref.hertz_sphere(5.0, 5.0, E_STAR)
+    gap, dx = sphere_grid(h.half_width_mm, 64, 5.0)
+    kw = dict(force_n=5.0, model="halfspace", tol=1e-10)
+    pre = solve(gap, dx, HALFSPACE, **kw)
+    plain = solve(gap, dx, HALFSPACE, precondition=False, **kw)
+    assert pre.converged and plain.converged
+    assert np.abs(pre.pressure_kpa - plain.pressure_kpa).max() < 1e-6 * h.peak_pressure_kpa
+    assert pre.approach_mm == pytest.approx(plain.approach_mm, rel=1e-8)
+    assert pre.peak_pressure_kpa == pytest.approx(h.peak_pressure_kpa, rel=5e-3)
+
+
+@pytest.mark.parametrize("control", [{"force_n": 5.0}, {"approach_mm": 1.0}])
+def test_preconditioned_matches_plain_punch_on_layers(control):
+    """Tilted flat face on skin/fat/muscle (load and displacement control), tol 1e-9: same
+    pressure within 1e-6 of the peak (max abs), same force and approach within 1e-7
+    (relative), and the preconditioned solve takes under 0.6x the plain iterations
+    (measured: 160 vs 577 under load control, 206 vs 411 under displacement control)."""
+    gap, spacing = tilted_flat_face()
+    kw = dict(tol=1e-9, check_grid=False, **control)
+    pre = solve(gap, spacing, CALF, **kw)
+    plain = solve(gap, spacing, CALF, precondition=False, **kw)
+    assert pre.converged and plain.converged
+    peak = plain.peak_pressure_kpa
+    assert np.abs(pre.pressure_kpa - plain.pressure_kpa).max() < 1e-6 * peak
+    assert pre.force_n == pytest.approx(plain.force_n, rel=1e-7)
+    assert pre.approach_mm == pytest.approx(plain.approach_mm, rel=1e-7)
+    assert pre.iterations < 0.6 * plain.iterations
+
+
+def test_preconditioner_fallback_to_plain(monkeypatch):
+    """If the preconditioned finish gives up (forced: no restart allowed), the plain
+    iteration continues from its pressure: same converged answer (1e-6 of the peak)."""
+    from iastm_tools.contact import _pk
+
+    gap, spacing = tilted_flat_face()
+    plain = solve(gap, spacing, CALF, force_n=5.0, check_grid=False, precondition=False,
+                  tol=1e-9)
+    monkeypatch.setattr(_pk, "FINISH_MAX_RESTARTS", 0)
+    fallback = solve(gap, spacing, CALF, force_n=5.0, check_grid=False, tol=1e-9)
+    assert fallback.converged
+    diff = np.abs(fallback.pressure_kpa - plain.pressure_kpa).max()
+    assert diff < 1e-6 * plain.peak_pressure_kpa
+
+
+@pytest.mark.parametrize("tissue, model", [(HALFSPACE, "halfspace"), (CALF, "layered")])
+@pytest.mark.parametrize("spacing", [(0.1, 0.1), (0.05, 0.25)])
+def test_preconditioner_inverts_the_kernel(tissue, model, spacing):
+    """M^-1 (K p) reproduces a localised, oscillating pressure pattern (4 and 8 pixel
+    wavelengths under a Gaussian envelope) within 5 % (L2), on square and 1:5 pixels and
+    for the layered stack; the symbol it divides by is strictly positive."""
+    from iastm_tools.contact.kernels import Convolver, Preconditioner, kernel_symbol
+
+    shape = (128, 96)
+    conv = Convolver(shape, spacing, tissue, model)
+    prec = Preconditioner(shape, spacing, tissue, model)
+    x = (np.arange(shape[0]) - 64) * spacing[0]
+    y = (np.arange(shape[1]) - 48) * spacing[1]
+    X, Y = np.meshgrid(x, y, indexing="ij")
+    env = np.exp(-(X**2 / 2.0 + Y**2 / 32.0))
+    for k in (4, 8):
+        p = env * np.cos(2 * np.pi * X / (k * spacing[0]))
+        p *= np.cos(2 * np.pi * Y / (k * spacing[1]))
+        z = prec(conv(p))
+        assert np.linalg.norm(z - p) < 0.05 * np.linalg.norm(p)
+    assert kernel_symbol(prec.fft_shape, spacing, tissue, model == "layered").min() > 0
+    with pytest.raises(ValueError):
+        Preconditioner(shape, spacing, tissue, model, fft_shape=(64, 96))

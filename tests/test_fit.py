@@ -603,3 +603,49 @@ def test_skin_map_interpolates_the_cylinder_within_its_stated_error():
     exact = -(40.0 - np.sqrt(40.0**2 - v**2))
     np.testing.assert_allclose(sk.at(u, v), exact, atol=5e-3)
     assert np.all(np.isneginf(sk.at(np.array([25.0, 0.0]), np.array([0.0, -30.0]))))
+
+
+def test_cached_skin_map_is_reused_and_gives_the_same_heights_as_a_fresh_map():
+    """A fit reuses the skin map of an earlier fit on the same body and frame (a larger map
+    as is: its nodes are the same rays, so heights are bit-identical to a fresh map's);
+    another frame or another body ray-casts again."""
+    from iastm_tools.fit import skin_map
+    from iastm_tools.fit.gap import cached_skin_map
+
+    body = cylinder_body(40.0)
+    frame = SiteFrame.from_site(body.sites["calf"])
+    big = cached_skin_map(body, frame, 23.0)
+    assert big.radius_mm >= 23.0
+    assert cached_skin_map(body, frame, 12.0) is big
+    fresh = skin_map(body, frame, 12.0)
+    rng = np.random.default_rng(11)
+    u, v = rng.uniform(-11.5, 11.5, 500), rng.uniform(-11.5, 11.5, 500)
+    np.testing.assert_array_equal(big.at(u, v), fresh.at(u, v))
+    other = SiteFrame.from_site(body.sites["calf"], (5.0, 0.0))
+    assert cached_skin_map(body, other, 12.0) is not big
+    assert cached_skin_map(body, frame, 30.0).radius_mm >= 30.0  # grows when asked
+    moved = cylinder_body(40.0, shift=np.array([1.0, 0.0, 0.0]))  # skin 1 mm out along n
+    np.testing.assert_allclose(cached_skin_map(moved, frame, 12.0).at(u, v),
+                               fresh.at(u, v) + 1.0, atol=1e-9)
+
+
+def test_result_does_not_depend_on_the_thread_count(monkeypatch):
+    """Edges posed in parallel threads give exactly the serial result (same poses, fields
+    and order); IASTM_FIT_THREADS sets the default and a bad value is a one-line error."""
+    from iastm_tools.fit.optimize import fit_threads
+
+    tool = Tool.from_dict(blade_dict(length_mm=70.0))
+    body = flat_body()
+    kw = dict(model="winkler", rotation_range_deg=(-30, 30), coarse_tilts=2,
+              coarse_rotations=3)
+    one = fit(tool, body, "calf", 4.0, (60, 90), threads=1, **kw)
+    two = fit(tool, body, "calf", 4.0, (60, 90), threads=2, **kw)
+    assert [c.contour for c in one.contours] == [c.contour for c in two.contours]
+    for a, b in zip(one.contours, two.contours, strict=True):
+        assert a.pose == b.pose
+        np.testing.assert_array_equal(a.pressure_kpa, b.pressure_kpa)
+    monkeypatch.setenv("IASTM_FIT_THREADS", "3")
+    assert fit_threads() == 3
+    monkeypatch.setenv("IASTM_FIT_THREADS", "many")
+    with pytest.raises(IastmError, match="IASTM_FIT_THREADS"):
+        fit_threads()

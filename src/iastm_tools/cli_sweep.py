@@ -231,3 +231,87 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"wrote {res.bundle_dir}/")
         if not s.feasible:
             typer.echo("warning: no feasible variant; no machining bundle written", err=True)
+
+    @app.command("survey")
+    def survey_cmd(
+        profiles: Annotated[list[str] | None, typer.Argument(
+            help="Profiles (library names or TOML paths); or --library.")] = None,
+        library: Annotated[bool, typer.Option(
+            "--library", help="Every profile of the library.")] = False,
+        body: Annotated[str, typer.Option("--body", help="Built-in body name or scan file.")] =
+        "default",
+        sites: Annotated[str, typer.Option(
+            "--sites", help="Comma-separated site names, or 'all'.")] = "all",
+        forces: Annotated[str, typer.Option(
+            "--forces", help="Comma-separated normal forces (N).")] = "5,8,12",
+        objective: Annotated[str, typer.Option("--objective", help="area | peak | ppt")] =
+        "area",
+        full: Annotated[bool, typer.Option(
+            "--full", help="The layered model instead of the fast preview (slow).")] = False,
+        workers: Annotated[int | None, typer.Option(
+            "--workers", help="Local worker processes (default: number of cores).")] = None,
+        scheduler: Annotated[str | None, typer.Option(
+            "--scheduler", help="Run on a Dask cluster: scheduler ADDRESS.")] = None,
+        csv_out: Annotated[Path | None, typer.Option(
+            "--csv", help="Write every row (tool x site x force) to this CSV file.")] = None,
+        force: Annotated[bool, typer.Option("--force", help="Overwrite --csv.")] = False,
+        as_json: Annotated[bool, typer.Option("--json", help="Print every row as JSON.")] =
+        False,
+    ) -> None:
+        """Fit several tools (or the whole library) on many sites at several forces and
+        rank them per site and force: the best tool and edge for each."""
+        from .cli_tool import _table
+        from .library import library_paths
+        from .sweep.survey import run_survey
+
+        names = list(profiles or [])
+        if library:
+            names += [str(p) for p in library_paths()]
+        if not names:
+            raise IastmError("survey: give profiles, or --library for every library tool")
+        if csv_out is not None and csv_out.exists() and not force:
+            raise IastmError(f"{csv_out}: exists; use --force to overwrite")
+        try:
+            force_list = [float(f) for f in forces.split(",") if f.strip()]
+        except ValueError:
+            raise IastmError(f"--forces: comma-separated numbers in N (got {forces!r})") from None
+        site_list = None if sites.strip() == "all" else [
+            s.strip() for s in sites.split(",") if s.strip()]
+        with _Reporter("survey") as rep:
+            out = run_survey(names, body, site_list, force_list, preview=not full,
+                             objective=objective, workers=_workers_option(workers),
+                             scheduler=scheduler, progress=rep)
+        if csv_out is not None:
+            from .fileio import write_text_atomic
+
+            write_text_atomic(csv_out, _csv(out.rows), force=force)
+        if as_json:
+            typer.echo(json.dumps(out.rows, indent=1))
+            return
+        best = [{k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()}
+                for r in out.best()]
+        typer.echo(_table(best, [("site", "site"), ("force_n", "force N"), ("tool", "best tool"),
+                                 *_TARGET_COLUMNS[3:-1]]))
+        wins = Counter(r["tool"] for r in out.best())
+        typer.echo("best at most targets: " + ", ".join(
+            f"{t} ({n})" for t, n in wins.most_common(5)))
+        typer.echo(f"survey: {len(out.rows)} fits ({out.failed} failed) in {out.seconds:.1f} s, "
+                   f"{out.executor}")
+        for r in out.rows:
+            if r["status"] != "ok":
+                typer.echo(f"  {r['tool']} on {r['site']} at {r['force_n']:g} N: "
+                           f"{r['reason']}", err=True)
+        if csv_out is not None:
+            typer.echo(f"wrote {csv_out}")
+
+
+def _csv(rows: list[dict[str, Any]]) -> str:
+    """The survey rows as CSV text (columns in the rows' order)."""
+    import csv
+    import io
+
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    return buf.getvalue()

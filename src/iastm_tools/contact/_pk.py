@@ -5,6 +5,29 @@ the multi-level multi-summation and conjugate gradient techniques", Wear 231 (19
 206-219.  Works on any grid dimension: ``conv`` maps pixel pressures (kPa) to surface
 displacements (mm, positive into the body), ``gap`` is the undeformed separation (mm).
 Deformed gap = gap - approach + u; contact where it is 0 and p > 0.
+
+Optional preconditioning (``precond``: an SPD approximation of K^-1, here the FFT inverse
+of the kernel symbol, :class:`.kernels.Preconditioner`, after Vollebregt, "A new solver
+for the elastic normal contact problem using conjugate gradients, deflation, and an
+FFT-based preconditioner", J. Comput. Phys. 257 (2014) 333-351).  Measured on dumped calf
+solves (stiff skin over soft fat, thin curved contacts, 12:1 pixels), the plain loop
+below spends thousands of iterations because its active set changes in nearly every
+iteration (each change restarts the CG: steepest descent), not because the linear system
+is hard (on the final contact set plain CG needs ~140 iterations, preconditioned ~60).
+So the preconditioned path has three phases, all counted in ``iterations``:
+
+1. Warm start, primal-dual active set (Hintermueller, Ito & Kunisch, SIAM J. Optim. 13
+   (2002) 865-888) in single precision: on a fixed contact set S the problem is linear
+   (K_SS p_S = approach - gap_S, plus sum(p) dA = load under load control) and is solved
+   by projected preconditioned CG to a relative residual of 1e-2; then S is updated:
+   the points in tension leave, and only when there are none, the overlapping points
+   enter.  10-25 updates of ~20 CG iterations each.
+2. Finish: preconditioned constrained CG in double precision (:func:`_finish`) with the
+   Polonsky-Keer structure (load-control projection, restart when points join the
+   contact, clipping at p = 0) and the same stopping rule, relative pressure change
+   < tol: the answer is the same fixed point, reached in fewer iterations.
+3. Fallback: if the finish keeps restarting (a set still moving), the plain iteration
+   continues from its pressure, so the preconditioned path is never less robust.
 """
 
 from __future__ import annotations
@@ -13,6 +36,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+
+Operator = Callable[[np.ndarray], np.ndarray]
+
+# Warm start (primal-dual active set) settings, see _active_set_warm_start; measured on
+# dumped calf solves (skin 894 kPa / fat 26 kPa / muscle 15 kPa, 384 x 320 pixels).
+WARM_INNER_RTOL = 1e-2  # relative residual of a fixed-set solve (1e-1: the set oscillates)
+WARM_MIN_RTOL = 1e-5  # tightened 10x (down to this) each time a set repeats (cycling)
+WARM_MAX_INNER = 200  # CG iterations per fixed-set solve
+WARM_MAX_OUTER = 60  # active-set updates
+FINISH_MAX_RESTARTS = 30  # preconditioned restarts in the finish before dropping M^-1
 
 
 def _dot(a: np.ndarray, b: np.ndarray) -> float:
@@ -35,47 +68,248 @@ class PKOutcome:
     coarse_factor: int = 1
 
 
-def solve_pk(
-    conv: Callable[[np.ndarray], np.ndarray],
+class _SetPrecond:
+    """M^-1 restricted to the contact set S, projected so that sum_S z = 0 (load control).
+
+    The projection is the constraint (Schur-complement) form
+    z = M_S^-1 r - v (1^T M_S^-1 r) / (1^T v), v = M_S^-1 1_S, with M_S^-1 = P_S M^-1 P_S:
+    symmetric positive semi-definite, definite on {sum_S = 0}, and the exact inverse of
+    the constrained system when M = K.  ``v`` is recomputed only when S changes.
+    """
+
+    def __init__(self, precond: Operator, shape: tuple[int, ...], load_control: bool) -> None:
+        self.precond = precond
+        self.shape = shape
+        self.load_control = load_control
+        self._s: np.ndarray | None = None
+        self._v = np.zeros(0)
+        self._v_sum = 1.0
+
+    def _apply(self, vec: np.ndarray, s_f: np.ndarray) -> np.ndarray:
+        z = self.precond(vec.reshape(self.shape)).ravel()
+        z *= s_f
+        return z
+
+    def __call__(self, r: np.ndarray, s_f: np.ndarray, s_b: np.ndarray) -> np.ndarray:
+        """z (kPa) for the residual r (mm); s_f / s_b: the set S as float / bool."""
+        z = self._apply(r, s_f)
+        if self.load_control:
+            if self._s is None or not np.array_equal(s_b, self._s):
+                self._s = s_b.copy()
+                self._v = self._apply(s_f, s_f)
+                self._v_sum = float(self._v.sum())
+            z -= self._v * (float(z.sum()) / self._v_sum)
+        return z
+
+
+def _active_set_warm_start(
+    apply: Operator,
+    set_precond: _SetPrecond,
     gap: np.ndarray,
     d_area: float,
-    *,
     load: float | None,
     approach: float | None,
-    p_init: np.ndarray,
-    tol: float = 1e-8,
-    max_iter: int = 2000,
-    conv_fast: Callable[[np.ndarray], np.ndarray] | None = None,
-    fast_tol: float = 3e-5,
-) -> PKOutcome:
-    """Load control (``load`` in kPa*mm^2) or displacement control (``approach`` in mm).
+    p: np.ndarray,
+    budget: int,
+) -> tuple[np.ndarray, int]:
+    """Primal-dual active-set iterations with projected PCG solves; returns (p, iterations).
 
-    ``conv_fast`` (optional, e.g. single precision) is used until the relative pressure
-    change falls below ``fast_tol``; the iteration then restarts with ``conv`` and runs to
-    ``tol``, so the answer has full double precision.
+    S starts as {p > 0}.  Each update either sheds the points with p < 0 or, when there
+    are none, adds the points where the deformed gap is < 0 (tension first, see below).
+    Each CG iteration (one convolution and one preconditioner application, in the
+    precision of ``apply`` / ``set_precond``) counts as one solver iteration; at most
+    ``budget`` are used.  Stops when S no longer changes, when a set repeats at the
+    tightest inner tolerance (cycling: the Polonsky-Keer finish settles the last points)
+    or when the budget is spent.  The returned pressure is clipped to >= 0 and carries
+    the load.
     """
-    exact_conv = conv
-    if conv_fast is not None:
-        conv = conv_fast
     load_control = load is not None
-    shape = gap.shape
-    gap = np.ascontiguousarray(gap, dtype=float).ravel()
-    p = np.maximum(np.asarray(p_init, dtype=float), 0.0).ravel().copy()
+    s_b = p > 0
+    if not s_b.any():
+        s_b = gap <= (approach if approach is not None else gap.min())
+    used = 0
+    p_start = p
+    seen = {np.packbits(s_b).tobytes()}
+    rtol = WARM_INNER_RTOL
+    for _ in range(WARM_MAX_OUTER):
+        s_f = s_b.astype(float)
+        n_s = float(s_f.sum())
+        p = p * s_f
+        if load_control:
+            total = float(p.sum())
+            p = p * (load / (total * d_area)) if total > 0 else s_f * (load / (n_s * d_area))
+        u = apply(p)
+        used += 1
+        g = u + gap
+        g -= _dot(g, s_f) / n_s if load_control else approach
+        r = -g * s_f  # projected negative gradient: sum_S r = 0 under load control
+        r0 = np.sqrt(_dot(r, r))
+        z = set_precond(r, s_f, s_b)
+        t = z.copy()
+        rz = _dot(r, z)
+        for _inner in range(WARM_MAX_INNER):
+            if r0 == 0.0 or rz <= 0.0 or used >= budget:
+                break
+            q = apply(t)
+            used += 1
+            qs = q * s_f
+            if load_control:
+                qs -= s_f * (float(qs.sum()) / n_s)
+            denom = _dot(t, qs)
+            if denom <= 0.0:
+                break
+            a = rz / denom
+            p += a * t
+            u += a * q
+            r -= a * qs
+            if np.sqrt(_dot(r, r)) < rtol * r0:
+                break
+            z = set_precond(r, s_f, s_b)
+            rz_new = _dot(r, z)
+            t *= rz_new / rz
+            t += z
+            rz = rz_new
+        g = u + gap
+        g -= _dot(g, s_f) / n_s if load_control else approach
+        keep = s_b & (p > 0)
+        # shed the points in tension first: on a stiff skin over soft fat, gluing a rim
+        # lifts a wide zone around it into (spurious) overlap, so adding points in the
+        # same update makes the set oscillate
+        shed = bool(np.count_nonzero(keep != s_b))
+        new_s = keep if shed else keep | (~s_b & (g < 0))
+        if not new_s.any() or used >= budget or np.array_equal(new_s, s_b):
+            break
+        key = np.packbits(new_s).tobytes()
+        if key in seen:
+            # a set seen before: inexact solves make boundary points flip back and
+            # forth, so solve tighter (or leave the last few to the finish)
+            if rtol <= WARM_MIN_RTOL:
+                break
+            rtol = max(0.1 * rtol, WARM_MIN_RTOL)
+        seen.add(key)
+        s_b = new_s
+    p = np.maximum(p, 0.0)
+    if not p.any():
+        return p_start, used  # nothing left in contact: let the finish start afresh
     if load_control:
         p *= load / (p.sum() * d_area)
+    return p, used
 
-    def apply(vec: np.ndarray) -> np.ndarray:
-        return conv(vec.reshape(shape)).ravel()
 
+def _finish(
+    apply: Operator,
+    set_precond: _SetPrecond,
+    gap: np.ndarray,
+    d_area: float,
+    load: float | None,
+    approach: float | None,
+    p: np.ndarray,
+    tol: float,
+    it: int,
+    max_iter: int,
+) -> tuple[np.ndarray, int, bool, float]:
+    """Preconditioned constrained CG from the warm start; returns (p, it, converged, err).
+
+    The Polonsky-Keer iteration with z = M^-1 g as search direction, on the free set
+    F = {p > 0} or {deformed gap < 0} (so that a point entering contact gets its pressure
+    from the preconditioned step itself, not from a separate scale), projected so that
+    sum_F z = 0 under load control.  As in Polonsky & Keer, points leaving F just drop out
+    of the direction and points joining F restart the CG.  Same stopping rule: relative
+    pressure change < tol.  Gives up (converged False) after ``FINISH_MAX_RESTARTS``
+    restarts: a preconditioned step followed by clipping is not a descent step in
+    general, so a set that keeps moving is left to the plain iteration.
+    """
+    load_control = load is not None
+    t = np.zeros_like(p)
+    g_old = 1.0
+    free_prev: np.ndarray | None = None
+    restarts = 0
+    err = np.inf
+    u: np.ndarray | None = None
+    while it < max_iter:
+        if u is None:
+            u = apply(p)
+        g = u + gap
+        pos = p > 0
+        if not pos.any():
+            break
+        pos_f = pos.astype(float)
+        g -= _dot(g, pos_f) / float(pos_f.sum()) if load_control else approach
+        free = pos | (g < 0)
+        f_f = free.astype(float)
+        n_f = float(f_f.sum())
+        g_f = g * f_f
+        if load_control:
+            g_f -= f_f * (float(g_f.sum()) / n_f)
+        if free_prev is None or bool(np.any(free & ~free_prev)):
+            restarts += 1
+            if restarts > FINISH_MAX_RESTARTS:
+                break
+            t = set_precond(g_f, f_f, free)
+            G = _dot(g_f, t)
+        else:
+            z = set_precond(g_f, f_f, free)
+            G = _dot(g_f, z)
+            t *= f_f
+            t *= G / g_old
+            t += z
+        it += 1
+        free_prev = free
+        g_old = G
+        r = apply(t)
+        denom = _dot(r, t)
+        if load_control:
+            denom -= _dot(r, f_f) / n_f * float(t.sum())
+        if denom <= 0.0:
+            return p, it, True, 0.0  # t = 0: g vanishes on the free set
+        tau = _dot(g_f, t) / denom
+        p_prev = p
+        p = p - tau * t
+        if float(p.min()) < 0.0:
+            np.maximum(p, 0.0, out=p)
+            u = None  # clipped: recompute the displacement
+        else:
+            u = u - tau * r  # linear step: u = K p updated without a convolution
+        if load_control:
+            scale = load / (p.sum() * d_area)
+            p *= scale
+            if u is not None:
+                u *= scale
+        err = float(np.abs(p - p_prev).sum()) / max(float(p.sum()), 1e-300)
+        if err < tol:
+            return p, it, True, err
+    return p, it, False, err
+
+
+def _plain_pk(
+    apply: Operator,
+    to_exact: Callable[[], bool],
+    gap: np.ndarray,
+    d_area: float,
+    load: float | None,
+    approach: float | None,
+    p: np.ndarray,
+    tol: float,
+    it0: int,
+    max_iter: int,
+    fast_tol: float,
+) -> tuple[np.ndarray, int, bool, float]:
+    """The Polonsky-Keer iteration (iterations it0 + 1 .. max_iter); (p, it, converged, err).
+
+    ``to_exact()`` switches ``apply`` from the fast to the exact convolution (returns
+    False when it already was exact); that happens once the relative pressure change is
+    below ``fast_tol`` or half of ``max_iter`` is used, and restarts the CG.
+    """
+    load_control = load is not None
     t = np.zeros_like(p)
     g_old = 1.0
     restart = True
     converged = False
     err = np.inf
-    it = 0
+    it = it0
     # All reductions are dot products over full arrays (t vanishes off the contact set S),
     # which avoids boolean fancy indexing in the loop.
-    for it in range(1, max_iter + 1):
+    for it in range(it0 + 1, max_iter + 1):
         g = apply(p)
         g += gap
         s_f = (p > 0).astype(float)
@@ -119,13 +353,77 @@ def solve_pk(
             p *= load / (p.sum() * d_area)
         scale = max(float(p.sum()), 1e-300)
         err = float(np.abs(p - p_prev).sum()) / scale
-        if conv is not exact_conv and (err < fast_tol or it > max_iter // 2):
-            conv = exact_conv
+        if (err < fast_tol or it > max_iter // 2) and to_exact():
             restart = True
             continue
         if err < tol:
             converged = True
             break
+    return p, it, converged, err
+
+
+def solve_pk(
+    conv: Operator,
+    gap: np.ndarray,
+    d_area: float,
+    *,
+    load: float | None,
+    approach: float | None,
+    p_init: np.ndarray,
+    tol: float = 1e-8,
+    max_iter: int = 2000,
+    conv_fast: Operator | None = None,
+    fast_tol: float = 3e-5,
+    precond: Operator | None = None,
+    precond_fast: Operator | None = None,
+) -> PKOutcome:
+    """Load control (``load`` in kPa*mm^2) or displacement control (``approach`` in mm).
+
+    ``conv_fast`` (optional, e.g. single precision) is used until the relative pressure
+    change falls below ``fast_tol``; the iteration then restarts with ``conv`` and runs to
+    ``tol``, so the answer has full double precision.
+
+    ``precond`` (optional): r (mm) -> M^-1 r (kPa), an SPD approximation of the inverse
+    influence operator on the grid (``precond_fast``: its single-precision twin).  It
+    switches on the active-set warm start (in ``conv_fast`` / ``precond_fast`` precision,
+    at most half of ``max_iter``) and the preconditioned finish (double precision), see
+    the module docstring; if the finish gives up, the plain iteration below continues
+    from its pressure.  Iterations of all phases count towards ``max_iter``.
+    """
+    exact_conv = conv
+    if conv_fast is not None:
+        conv = conv_fast
+    load_control = load is not None
+    shape = gap.shape
+    gap = np.ascontiguousarray(gap, dtype=float).ravel()
+    p = np.maximum(np.asarray(p_init, dtype=float), 0.0).ravel().copy()
+    if load_control:
+        p *= load / (p.sum() * d_area)
+
+    def apply(vec: np.ndarray) -> np.ndarray:
+        return conv(vec.reshape(shape)).ravel()
+
+    def to_exact() -> bool:
+        """Switch ``apply`` to the exact convolution; False if it already was."""
+        nonlocal conv
+        switched = conv is not exact_conv
+        conv = exact_conv
+        return switched
+
+    it = 0
+    converged = False
+    err = np.inf
+    if precond is not None:
+        warm = _SetPrecond(precond_fast or precond, shape, load_control)
+        p, it = _active_set_warm_start(apply, warm, gap, d_area, load, approach, p,
+                                       max_iter // 2)
+        to_exact()  # finish in double precision
+        fine = _SetPrecond(precond, shape, load_control)
+        p, it, converged, err = _finish(apply, fine, gap, d_area, load, approach, p, tol,
+                                        it, max_iter)
+    if not converged:
+        p, it, converged, err = _plain_pk(apply, to_exact, gap, d_area, load, approach, p,
+                                          tol, it, max_iter, fast_tol)
     p = p.reshape(shape)
     gap = gap.reshape(shape)
     conv = exact_conv

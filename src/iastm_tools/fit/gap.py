@@ -32,6 +32,7 @@ from the normal gap by a factor cos(s), e.g. 1 % at a slope of 8 deg).
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -299,23 +300,26 @@ class Grid:
         return self.y0 + self.dy * np.arange(self.ny)
 
 
-def zbuffer(surface: np.ndarray, grid: Grid, z_keep_mm: float,
+def zbuffer(surface: np.ndarray | Sequence[np.ndarray], grid: Grid, z_keep_mm: float,
             z_ref_mm: float | None = None) -> np.ndarray:
-    """Lowest height (mm) of the triangulated structured surface over every grid node.
+    """Lowest height (mm) of the triangulated structured surface(s) over every grid node.
 
-    surface: (n, m, 3) points in the edge frame; the quads (i, k)-(i+1, k+1) are split in
-    two triangles. Triangles whose lowest vertex is more than ``z_keep_mm`` above
-    ``z_ref_mm`` (default: the surface minimum) are skipped (they cannot carry contact).
+    surface: (n, m, 3) points in the edge frame, or a list of such surfaces (the lowest of
+    all); the quads (i, k)-(i+1, k+1) are split in two triangles. Triangles whose lowest
+    vertex is more than ``z_keep_mm`` above ``z_ref_mm`` (default: the surfaces' minimum)
+    are skipped (they cannot carry contact).
     Nodes no triangle covers get +inf. Heights are linear interpolation on each triangle
     (exact for the sweep).
     The rasterisation loop is compiled with numba (about 100x a vectorised numpy version,
     which had to expand every triangle's bounding box into index arrays).
     """
-    ref = float(surface[..., 2].min()) if z_ref_mm is None else z_ref_mm
+    surfaces = [surface] if isinstance(surface, np.ndarray) else list(surface)
+    ref = min(float(s[..., 2].min()) for s in surfaces) if z_ref_mm is None else z_ref_mm
     out = np.full(grid.nx * grid.ny, np.inf)
-    _raster_surface(np.ascontiguousarray(surface, dtype=np.float64), ref + z_keep_mm,
-                    float(grid.x0), float(grid.y0), float(grid.dx), float(grid.dy),
-                    int(grid.nx), int(grid.ny), out)
+    for s in surfaces:
+        _raster_surface(np.ascontiguousarray(s, dtype=np.float64), ref + z_keep_mm,
+                        float(grid.x0), float(grid.y0), float(grid.dx), float(grid.dy),
+                        int(grid.nx), int(grid.ny), out)
     return out.reshape(grid.nx, grid.ny)
 
 
@@ -324,40 +328,51 @@ def _raster_surface(surf: np.ndarray, z_limit: float, x0: float, y0: float, dx: 
                     dy: float, nx: int, ny: int, out: np.ndarray) -> None:  # pragma: no cover
     """Both triangles (a, b, c) and (b, d, c) of every quad of the structured surface whose
     lowest vertex is at most ``z_limit``."""
+    idx, idy = 1.0 / dx, 1.0 / dy
     for i in range(surf.shape[0] - 1):
         for k in range(surf.shape[1] - 1):
-            a, b = surf[i, k], surf[i + 1, k]
-            c, d = surf[i, k + 1], surf[i + 1, k + 1]
-            if min(a[2], b[2], c[2]) <= z_limit:
-                _raster_tri(a, b, c, x0, y0, dx, dy, nx, ny, out)
-            if min(b[2], d[2], c[2]) <= z_limit:
-                _raster_tri(b, d, c, x0, y0, dx, dy, nx, ny, out)
+            ax, ay, az = surf[i, k, 0], surf[i, k, 1], surf[i, k, 2]
+            bx, by, bz = surf[i + 1, k, 0], surf[i + 1, k, 1], surf[i + 1, k, 2]
+            cx, cy, cz = surf[i, k + 1, 0], surf[i, k + 1, 1], surf[i, k + 1, 2]
+            ex, ey, ez = surf[i + 1, k + 1, 0], surf[i + 1, k + 1, 1], surf[i + 1, k + 1, 2]
+            if min(az, bz, cz) <= z_limit:
+                _raster_tri(ax, ay, az, bx, by, bz, cx, cy, cz, x0, y0, dx, dy, idx, idy,
+                            nx, ny, out)
+            if min(bz, ez, cz) <= z_limit:
+                _raster_tri(bx, by, bz, ex, ey, ez, cx, cy, cz, x0, y0, dx, dy, idx, idy,
+                            nx, ny, out)
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _raster_tri(p0: np.ndarray, p1: np.ndarray, p2: np.ndarray, x0: float, y0: float,
-                dx: float, dy: float, nx: int, ny: int,
+def _raster_tri(ax: float, ay: float, az: float, bx: float, by: float, bz: float,
+                cx: float, cy: float, cz: float, x0: float, y0: float, dx: float, dy: float,
+                idx: float, idy: float, nx: int, ny: int,
                 out: np.ndarray) -> None:  # pragma: no cover - compiled
     eps = 1e-9
-    ax, ay, az = p0[0], p0[1], p0[2]
-    e1x, e1y = p1[0] - ax, p1[1] - ay
-    e2x, e2y = p2[0] - ax, p2[1] - ay
+    # nodes in the bounding box first: most triangles of a fine sweep cover none
+    j0 = max(math.ceil((min(ay, by, cy) - y0) * idy - eps), 0)
+    j1 = min(math.floor((max(ay, by, cy) - y0) * idy + eps), ny - 1)
+    if j0 > j1:
+        return
+    i0 = max(math.ceil((min(ax, bx, cx) - x0) * idx - eps), 0)
+    i1 = min(math.floor((max(ax, bx, cx) - x0) * idx + eps), nx - 1)
+    if i0 > i1:
+        return
+    e1x, e1y = bx - ax, by - ay
+    e2x, e2y = cx - ax, cy - ay
     det = e1x * e2y - e1y * e2x
     scale = max(abs(e1x), abs(e1y), abs(e2x), abs(e2y)) ** 2
     if abs(det) <= 1e-12 * max(scale, 1e-30):
         return  # degenerate in plan view: its neighbours cover the same nodes
-    dz1 = p1[2] - az
-    dz2 = p2[2] - az
-    i0 = max(math.ceil((min(ax, p1[0], p2[0]) - x0) / dx - eps), 0)
-    i1 = min(math.floor((max(ax, p1[0], p2[0]) - x0) / dx + eps), nx - 1)
-    j0 = max(math.ceil((min(ay, p1[1], p2[1]) - y0) / dy - eps), 0)
-    j1 = min(math.floor((max(ay, p1[1], p2[1]) - y0) / dy + eps), ny - 1)
+    inv = 1.0 / det
+    dz1 = bz - az
+    dz2 = cz - az
     for i in range(i0, i1 + 1):
         qx = x0 + i * dx - ax
         for j in range(j0, j1 + 1):
             qy = y0 + j * dy - ay
-            l1 = (qx * e2y - qy * e2x) / det
-            l2 = (e1x * qy - e1y * qx) / det
+            l1 = (qx * e2y - qy * e2x) * inv
+            l2 = (e1x * qy - e1y * qx) * inv
             if l1 >= -eps and l2 >= -eps and l1 + l2 <= 1.0 + eps:
                 z = az + l1 * dz1 + l2 * dz2
                 kk = i * ny + j
@@ -408,32 +423,37 @@ class SkinMap:
     def at(self, u: np.ndarray, v: np.ndarray) -> np.ndarray:
         """Bilinear heights at site-frame coordinates (u along e1, v along e2), mm; -inf
         outside the map or next to a missed ray."""
-        fi = (np.asarray(u, dtype=float).ravel() - self.x0) / self.step
-        fj = (np.asarray(v, dtype=float).ravel() - self.y0) / self.step
+        # indices relative to the origin node, so that maps of any size give bit-identical
+        # heights at a point (see cached_skin_map)
+        fi = np.asarray(u, dtype=float).ravel() / self.step
+        fj = np.asarray(v, dtype=float).ravel() / self.step
         out = np.empty(fi.size)
-        _bilinear(self.heights, fi, fj, out)
+        _bilinear(self.heights, fi, fj, round(-self.x0 / self.step),
+                  round(-self.y0 / self.step), out)
         return out.reshape(np.shape(u))
 
 
 @numba.njit(cache=True, nogil=True)
-def _bilinear(h: np.ndarray, fi: np.ndarray, fj: np.ndarray,
+def _bilinear(h: np.ndarray, fi: np.ndarray, fj: np.ndarray, oi: int, oj: int,
               out: np.ndarray) -> None:  # pragma: no cover - compiled
-    """Bilinear interpolation of ``h`` at fractional indices; -inf outside the array or
-    when any of the four corners is not finite (a missed ray)."""
+    """Bilinear interpolation of ``h`` at fractional indices (fi, fj) counted from the
+    node (oi, oj); -inf outside the array or when any of the four corners is not finite
+    (a missed ray)."""
     n, m = h.shape
     for q in range(fi.size):
         x, y = fi[q], fj[q]
-        if not (0.0 <= x <= n - 1 and 0.0 <= y <= m - 1):  # also false for NaN
+        if not (-oi <= x <= n - 1 - oi and -oj <= y <= m - 1 - oj):  # also false for NaN
             out[q] = -np.inf
             continue
-        i = min(math.floor(x), n - 2)
-        j = min(math.floor(y), m - 2)
+        fx, fy = math.floor(x), math.floor(y)
+        i = min(fx + oi, n - 2)
+        j = min(fy + oj, m - 2)
         a, b = h[i, j], h[i + 1, j]
         c, d = h[i, j + 1], h[i + 1, j + 1]
         if not (np.isfinite(a) and np.isfinite(b) and np.isfinite(c) and np.isfinite(d)):
             out[q] = -np.inf
             continue
-        ti, tj = fi[q] - i, fj[q] - j
+        ti, tj = x - (i - oi), y - (j - oj)
         out[q] = (a * (1 - ti) + b * ti) * (1 - tj) + (c * (1 - ti) + d * ti) * tj
 
 
@@ -441,16 +461,49 @@ def skin_map(body, frame: SiteFrame, radius_mm: float,
              step_mm: float = SKIN_MAP_STEP_MM) -> SkinMap:
     """Ray-cast the skin (along ``-n`` from ``RAY_HEIGHT_MM`` above the tangent plane) on a
     square of half-side ``radius_mm`` around the site frame origin."""
-    n = 2 * math.ceil(radius_mm / step_mm) + 1
-    x0 = -step_mm * (n // 2)
-    g = x0 + step_mm * np.arange(n)
+    half = math.ceil(radius_mm / step_mm)
+    x0 = -step_mm * half
+    g = step_mm * np.arange(-half, half + 1)  # node k at exactly k x step from the origin
     gu, gv = np.meshgrid(g, g, indexing="ij")
     origins = (frame.origin_mm + gu[..., None] * frame.e1 + gv[..., None] * frame.e2
                + RAY_HEIGHT_MM * frame.normal).reshape(-1, 3)
     dist, _, _ = body.ray_cast(origins, -frame.normal[None, :])
     h = RAY_HEIGHT_MM - dist
     h[~np.isfinite(dist)] = -np.inf
-    return SkinMap(frame, x0, x0, step_mm, h.reshape(n, n))
+    return SkinMap(frame, x0, x0, step_mm, h.reshape(2 * half + 1, 2 * half + 1))
+
+
+#: Skin maps kept per body by :func:`cached_skin_map` (each is (2 r / step)^2 doubles,
+#: about 5 MB at r = 60 mm): enough for every default site and a 10-station stroke.
+MAX_CACHED_SKIN_MAPS = 12
+#: Radii of cached skin maps are rounded up to this (mm) so that tools of similar size
+#: share a map.
+SKIN_MAP_RADIUS_QUANTUM_MM = 5.0
+_SKIN_MAPS: weakref.WeakKeyDictionary[Any, list[SkinMap]] = weakref.WeakKeyDictionary()
+
+
+def cached_skin_map(body, frame: SiteFrame, radius_mm: float) -> SkinMap:
+    """:func:`skin_map` of ``body`` at ``frame``, reused across fits (other tools, forces
+    and edges on the same site) for as long as the body object lives. A body's surface is
+    not changed in place (its own query structures are built once, like this cache).
+
+    A cached map of larger radius is returned as is: node k of any map lies exactly k steps
+    from the frame origin and :meth:`SkinMap.at` counts from there, so every height a fit
+    reads is bit-identical to a fresh map's, and results do not depend on what was fitted
+    before.
+    """
+    try:
+        entries = _SKIN_MAPS.setdefault(body, [])
+    except TypeError:  # not weak-referenceable: no cache
+        return skin_map(body, frame, radius_mm)
+    for m in entries:
+        if m.radius_mm >= radius_mm and m.frame.same_as(frame):
+            return m
+    q = SKIN_MAP_RADIUS_QUANTUM_MM
+    m = skin_map(body, frame, q * math.ceil(radius_mm / q))
+    entries[:] = [e for e in entries if not e.frame.same_as(frame)][1 - MAX_CACHED_SKIN_MAPS:]
+    entries.append(m)
+    return m
 
 
 @dataclass(frozen=True)
@@ -562,9 +615,7 @@ def posed_gap(body, frame: SiteFrame, surface_tool: np.ndarray, pose: Pose, dx: 
     x0 = dx * math.floor((cx - 0.5 * (nx - 1) * dx) / dx)
     y0 = dy * math.floor((cy - 0.5 * (ny - 1) * dy) / dy)
     grid = Grid(x0, y0, dx, dy, nx, ny)
-    tool_h = zbuffer(posed[0], grid, reach_mm + 10.0, zmin)
-    for p in posed[1:]:
-        np.minimum(tool_h, zbuffer(p, grid, reach_mm + 10.0, zmin), out=tool_h)
+    tool_h = zbuffer(posed, grid, reach_mm + 10.0, zmin)
     if skin is None:
         skin_h = skin_heights(body, frame, pose.rotation_deg, grid)
     else:

@@ -17,7 +17,7 @@ import re
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +33,8 @@ from .gap import (
     RimPiece,
     SiteFrame,
     SkinMap,
+    cached_skin_map,
     posed_gap,
-    skin_map,
     tool_frame_matrix,
     tool_rim,
     tool_surfaces,
@@ -48,12 +48,34 @@ MAX_FORCE_N = 200.0
 #: Initial reach (mm) of the grid above the tool's lowest point; doubled when the contact
 #: reaches the grid border.
 INITIAL_REACH_MM = 2.0
+#: The calibration solve (layered, upright pose) starts from this multiple of the initial
+#: reach: over soft fat its approach is often beyond 2 mm at IASTM loads, and each grid
+#: found too small costs a whole layered solve (measured on 63 library edges on 3 sites:
+#: 25 such retries at 1x; 8 % less fit time at 2x).
+CALIBRATION_REACH_FACTOR = 2.0
+#: Contact half-width (pixels) the calibration solve accepts without refining its grid:
+#: 40 % of the calibration contacts of the library (63 edges on 3 sites) came out 3.2-3.9
+#: pixels wide, and a refinement costs a second layered solve on a 1.7x larger grid. At
+#: 3 pixels the BEM peak that sets the Winkler stiffness is within 1.2 % of a 6-pixel
+#: solve (measured: a 20 mm edge, R 5 mm, on a half-space), enough for the preview's
+#: ranking search.
+CALIBRATION_MIN_HALF_WIDTH_PX = 3.0
 #: Grid refinements (x 1/1.7 each) tried per pose before a contact is accepted as
 #: under-resolved (a corner or multi-patch contact that refining does not resolve).
 MAX_REFINE = 3
+#: Reach (mm of tool height covered by the grid) per mm of approach of a solve whose
+#: contact touched the grid border: the contact lies where gap <= approach, and a tool
+#: point's gap on convex skin is at least its height above the lowest point; 1.5 leaves a
+#: margin for the approach shrinking once the whole contact fits.
+REACH_PER_APPROACH = 1.5
 #: Relative pressure-change tolerance of the contact solves during the pose refinement; the
 #: best pose is solved again to the solver's default 1e-8.
 REFINE_TOL = 1e-6
+#: Tolerance of the calibration solve, which only sets the Winkler stiffness from its
+#: peak: the preconditioned solver is within 2e-5 of the converged pressure at 1e-4
+#: (docs/contact_preconditioner.md; the peak of a calf calibration solve moved 0.01 kPa
+#: in 424), 10-25 % faster than at REFINE_TOL.
+CALIBRATION_TOL = 1e-4
 N_PER_KPA_MM2 = 1e-3
 
 
@@ -105,10 +127,15 @@ class _Problem:
     dx_min: float = 0.0
     skin: SkinMap | None = None
     rim: tuple[RimPiece, ...] = ()
+    #: a contact this many pixels half-wide is accepted without refining (the contact
+    #: solver asks for 4; the calibration accepts CALIBRATION_MIN_HALF_WIDTH_PX)
+    accept_half_px: float = 4.0
 
-    def run(self, pose: Pose, fn) -> tuple[PosedGap, Any, tuple[str, ...]]:
+    def run(self, pose: Pose, fn, persist: bool = True) -> tuple[PosedGap, Any, tuple[str, ...]]:
         """Call ``fn(posed_gap, check_grid)``; refine the grid on 'too coarse', enlarge it
-        on 'too small'.  Returns (gap, outcome, notes).
+        on 'too small'.  Returns (gap, outcome, notes).  ``persist``: keep the adapted grid
+        for the next poses (False for the calibration solve, whose deep layered contact
+        would enlarge every Winkler grid of the search).
 
         A contact made of separate patches (e.g. the two ends of an edge) has no contact at
         its pressure centroid, so the solver reports a half-width of 0 pixels however fine
@@ -119,18 +146,31 @@ class _Problem:
         Refinements that end in a resolved solve are kept for the next poses; the others
         are not.
         """
-        from ..contact.solver import ContactInputError
+        from ..contact.solver import MIN_HALF_WIDTH_PX, ContactInputError
 
         dx, dy, reach, step, surface = self.dx, self.dy, self.reach, self.step_mm, self.surface
         last = ""
         refined = 0
         check = True
         notes: list[str] = []
+        pg, made_for = None, None
+        coarse_prev: tuple[Any, ...] | None = None  # the last grid found too coarse
         for _ in range(10):
             try:
-                pg = posed_gap(self.body, self.frame, surface, pose, dx, dy, reach,
-                               skin=self.skin)
+                # the same grid is reused when only the check changed, so that ``fn`` may
+                # reuse the solve it just did (see ContactInputError.result)
+                if made_for != (dx, dy, reach, id(surface)):
+                    pg = posed_gap(self.body, self.frame, surface, pose, dx, dy, reach,
+                                   skin=self.skin)
+                    made_for = (dx, dy, reach, id(surface))
             except GridTooLargeError:
+                if coarse_prev is not None:
+                    # the refinement does not fit: keep the grid just solved (and its solve)
+                    dx, dy, step, surface, made_for, pg = coarse_prev
+                    coarse_prev = None
+                    check = False
+                    last = last or "grid node limit"
+                    continue
                 if dx * 1.7 > 0.5:
                     raise
                 check = False  # coarser than the solver's resolution check wants: noted
@@ -147,21 +187,27 @@ class _Problem:
                     # refining cannot help a half-width that the remaining refinements
                     # would not bring to the 4 pixels asked for (a split or corner contact)
                     m = re.search(r"half-width is ([0-9.]+) pixels", last)
-                    hopeless = m is not None and (
-                        float(m.group(1)) * 1.7 ** (MAX_REFINE - refined) < 4.0)
-                    if (hopeless or refined >= MAX_REFINE
-                            or dx / 1.7 < self.dx_min):
+                    half_px = float(m.group(1)) if m else 0.0
+                    left = MAX_REFINE - refined  # refinement steps of 1.7 left
+                    if (half_px * 1.7**left < MIN_HALF_WIDTH_PX or left < 1
+                            or dx / 1.7 < self.dx_min or half_px >= self.accept_half_px):
                         check = False
                         continue
-                    refined += 1
-                    dx /= 1.7
-                    dy = max(dx, dy / 1.3)
+                    coarse_prev = (dx, dy, step, surface, made_for, pg)
+                    # as many 1.7 steps at once as the half-width asks for (margin 10 %)
+                    steps = min(left, max(1, math.ceil(math.log(
+                        1.1 * MIN_HALF_WIDTH_PX / max(half_px, 1e-3)) / math.log(1.7))))
+                    refined += steps
+                    dx = max(dx / 1.7**steps, self.dx_min)
+                    dy = max(dx, dy / 1.3**steps)
                     if dx < 0.5 * step:
                         step = dx
                         surface = tool_surfaces(self.contour, self.rim, step)
                     continue
                 if "grid too small" in last:
-                    reach *= 2.0
+                    # the contact lies where gap <= approach: cover that at once
+                    approach = getattr(exc.result, "approach_mm", 0.0) or 0.0
+                    reach = max(2.0 * reach, REACH_PER_APPROACH * float(approach))
                     continue
                 raise
             except IastmError as exc:  # winkler: load beyond the grid
@@ -179,9 +225,10 @@ class _Problem:
                     "contact under-resolved or in separate patches (e.g. only the cut ends "
                     f"of the edge touch; solver: {last.split(';')[0]}): peak pressure and "
                     "extents are grid-dependent, use the line load and edge_contact_fraction")
-            else:
+            elif persist:
                 self.dx, self.dy, self.step_mm, self.surface = dx, dy, step, surface
-            self.reach = max(self.reach, reach)
+            if persist:
+                self.reach = max(self.reach, reach)
             self.evaluations += 1
             if os.environ.get("IASTM_FIT_DEBUG"):
                 print(f"fit {self.contour.name} {pose} dx={dx:.4f} dy={dy:.3f} "
@@ -372,6 +419,7 @@ def fit_contour(
     :class:`ContourFit` with rank 0 (ranks are set by :func:`fit`).
     """
     from ..contact import solve
+    from ..contact.solver import ContactInputError
 
     lo, hi = _check_inputs(force_n, angle_range_deg, model, objective, rotation_range_deg)
     if objective == "ppt" and not ppt_kpa:
@@ -392,7 +440,7 @@ def fit_contour(
     if skin is not None and skin.radius_mm >= radius and skin.frame.same_as(frame):
         prob.skin = skin
     else:
-        prob.skin = skin_map(body, frame, radius)
+        prob.skin = cached_skin_map(body, frame, radius)
     faces = tuple(skin_faces) if skin_faces else (
         ("bottom",) if _symmetric(contour) else ("bottom", "top"))
     tilts = [lo] if hi - lo < 1e-9 else list(np.linspace(lo, hi, max(coarse_tilts, 2)))
@@ -403,10 +451,23 @@ def fit_contour(
         full = rhi - rlo >= 180.0 - 1e-9  # a half turn is periodic for the edge geometry
         rots = list(np.linspace(rlo, rhi, n_rot, endpoint=not full))
 
+    held: list[tuple[np.ndarray, tuple[Any, ...], Any]] = []
+
     def solve_model(pg: PosedGap, mdl: str, k: float | None = None, check: bool = True,
                     tol: float = 1e-8):
-        return solve(pg.gap_mm, (pg.grid.dx, pg.grid.dy), stack, force_n=float(force_n),
-                     model=mdl, check_grid=check, winkler_k_kpa_per_mm=k, tol=tol)
+        """Solve at the pose of ``pg``; a solve rejected as under-resolved is held so that
+        the same grid asked again without the check costs nothing."""
+        args = (mdl, k, tol)
+        last = held.pop() if held else None
+        if not check and last is not None and last[0] is pg.gap_mm and last[1] == args:
+            return last[2]
+        try:
+            return solve(pg.gap_mm, (pg.grid.dx, pg.grid.dy), stack, force_n=float(force_n),
+                         model=mdl, check_grid=check, winkler_k_kpa_per_mm=k, tol=tol)
+        except ContactInputError as exc:
+            if exc.result is not None:
+                held.append((pg.gap_mm, args, exc.result))
+            raise
 
     def value_of(pg: PosedGap, r: Any, rule_out: bool = True) -> float:
         """Objective of a solve; ``INFEASIBLE`` for a contact off the site region."""
@@ -431,14 +492,17 @@ def fit_contour(
     # hundred iterations (a bevel lying flat is punch-like and needs thousands) ----------
     calib_model = "layered" if model == "winkler" else model
     k_w = None
+    cal_prob = replace(prob, reach=CALIBRATION_REACH_FACTOR * prob.reach,
+                       accept_half_px=CALIBRATION_MIN_HALF_WIDTH_PX)
     for t_cal in sorted(tilts, reverse=True):
         calib_pose = Pose(t_cal, rots[len(rots) // 2], faces[0], position_mm)
         try:
-            _, k_w, _ = prob.run(calib_pose, lambda pg, chk: _calibrate_winkler(
-                pg, solve_model(pg, calib_model, None, chk, REFINE_TOL)))
+            _, k_w, _ = cal_prob.run(calib_pose, lambda pg, chk: _calibrate_winkler(
+                pg, solve_model(pg, calib_model, None, chk, CALIBRATION_TOL)), persist=False)
             break
         except EdgeNotInContactError:
             continue
+    prob.evaluations = cal_prob.evaluations
     if k_w is None:
         raise EdgeNotInContactError(
             f"contour {contour.name}: cannot touch the skin at any allowed tilt (other parts "
@@ -468,7 +532,7 @@ def fit_contour(
             "leaves the site region); widen the angle range or choose another site")
     # --- 2. local Winkler refinement (cheap: a gap and a 1-D root find per pose) --------
     start, w_converged, _ = _nelder_mead(winkler_eval, start, free, bounds, coarse_step,
-                                         maxfev=40, xatol=0.5, fatol=1e-3)
+                                         maxfev=40, xatol=1.0, fatol=1e-3)
     if model == "winkler":
         pg, r, notes = prob.run(start, lambda pg, chk: solve_model(pg, "winkler", k_w, False))
         return _read_out(prob, pg, r, model, objective, value_of(pg, r, False),
@@ -731,6 +795,7 @@ def fit(
     coarse_rotations: int = 8,
     refine_evals: int = 0,
     progress: Any = None,
+    threads: int | None = None,
 ) -> FitResult:
     """Fit every working edge of ``tool`` on ``site`` of ``body`` and rank them.
 
@@ -745,8 +810,10 @@ def fit(
     ``SiteTissue`` (or give a bare ``TissueStack``; then no PPT is known).
     contours: names of the edges to fit (default all). progress: called once per contour.
     refine_evals: BEM solves of the chosen model in the local Nelder-Mead refinement after
-    the Winkler search (default 0: each layered solve of a tilted bevel costs 5-30 s; the
+    the Winkler search (default 0: each is a layered solve of 0.2-2 s, so 8 add seconds; the
     reported field is always a full solve of the chosen model at the final pose).
+    threads: contours fitted at once (default :func:`fit_threads`: one per core, or
+    ``IASTM_FIT_THREADS``); the result does not depend on it.
     Raises IastmError (one line) on bad input or when no contact is possible.
     """
     _check_inputs(force_n, angle_range_deg, model, objective, rotation_range_deg)
@@ -773,20 +840,41 @@ def fit(
     rim = tool_rim(tool.profile, tool.outline)
     reach = max(float(np.linalg.norm(p, axis=-1).max())
                 for c in chosen for p in tool_surfaces(c, rim, 0.5))
-    skin = skin_map(body, frame, reach + 2.0)
-    fits, unfitted = [], []
-    for c in chosen:
+    skin = cached_skin_map(body, frame, reach + 2.0)
+    def one(c: Contour) -> ContourFit | str:
         try:
-            fits.append(fit_contour(
+            return fit_contour(
                 c, body, site_obj, force_n, stack, ppt_kpa=ppt,
                 angle_range_deg=angle_range_deg, rotation_range_deg=rotation_range_deg,
                 position_mm=position_mm, model=model, objective=objective,
                 coarse_tilts=coarse_tilts, coarse_rotations=coarse_rotations,
-                refine_evals=refine_evals, skin=skin, rim=rim))
+                refine_evals=refine_evals, skin=skin, rim=rim)
         except EdgeNotInContactError as exc:
-            unfitted.append((c.name, str(exc)))
-        if progress is not None:
-            progress()
+            return str(exc)
+
+    n_threads = min(len(chosen), fit_threads() if threads is None else max(int(threads), 1))
+    if n_threads > 1:
+        from concurrent.futures import ThreadPoolExecutor, as_completed
+
+        # contours are independent; the heavy parts (FFTs, numba z-buffer, sorts) release
+        # the GIL. Results are collected in contour order: the same as one thread.
+        with ThreadPoolExecutor(n_threads, thread_name_prefix="iastm-fit") as pool:
+            futures = {pool.submit(one, c): i for i, c in enumerate(chosen)}
+            done: dict[int, ContourFit | str] = {}
+            for fut in as_completed(futures):
+                done[futures[fut]] = fut.result()
+                if progress is not None:
+                    progress()
+        outcomes = [done[i] for i in range(len(chosen))]
+    else:
+        outcomes = []
+        for c in chosen:
+            outcomes.append(one(c))
+            if progress is not None:
+                progress()
+    fits = [o for o in outcomes if isinstance(o, ContourFit)]
+    unfitted = [(c.name, o) for c, o in zip(chosen, outcomes, strict=True)
+                if isinstance(o, str)]
     if not fits:
         raise IastmError(f"{tool.name} on {site_obj.name}: no contact possible for any working "
                          f"edge ({unfitted[0][1]})")
@@ -795,6 +883,20 @@ def fit(
                      angle_range_deg=tuple(float(a) for a in angle_range_deg),
                      seconds=time.perf_counter() - t0, tool_object=tool, body_object=body,
                      unfitted=tuple(unfitted))
+
+
+def fit_threads() -> int:
+    """Threads :func:`fit` uses for a tool's contours by default: ``IASTM_FIT_THREADS`` if
+    set (sweep workers set 1: they are already one process per core), else the number of
+    cores."""
+    env = os.environ.get("IASTM_FIT_THREADS", "").strip()
+    if env:
+        try:
+            return max(int(env), 1)
+        except ValueError:
+            raise IastmError(f"IASTM_FIT_THREADS must be a whole number >= 1 (got {env!r})"
+                             ) from None
+    return os.cpu_count() or 1
 
 
 def rank_fits(fits: Sequence[ContourFit], **meta: Any) -> FitResult:

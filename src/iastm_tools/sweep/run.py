@@ -49,7 +49,8 @@ from .store import OpenMode, RowStore, table_columns, table_rows, write_table
 IN_FLIGHT_PER_WORKER = 2
 #: Environment variables set to 1 in local worker processes: each worker is one core.
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                "NUMBA_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
+                "NUMBA_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "IASTM_FIT_THREADS",
+                "IASTM_FFT_WORKERS")
 
 Progress = Callable[[int, int, int], None]
 
