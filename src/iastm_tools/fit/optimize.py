@@ -131,11 +131,9 @@ class _Problem:
     #: solver asks for 4; the calibration accepts CALIBRATION_MIN_HALF_WIDTH_PX)
     accept_half_px: float = 4.0
 
-    def run(self, pose: Pose, fn, persist: bool = True) -> tuple[PosedGap, Any, tuple[str, ...]]:
+    def run(self, pose: Pose, fn) -> tuple[PosedGap, Any, tuple[str, ...]]:
         """Call ``fn(posed_gap, check_grid)``; refine the grid on 'too coarse', enlarge it
-        on 'too small'.  Returns (gap, outcome, notes).  ``persist``: keep the adapted grid
-        for the next poses (False for the calibration solve, whose deep layered contact
-        would enlarge every Winkler grid of the search).
+        on 'too small'.  Returns (gap, outcome, notes).
 
         A contact made of separate patches (e.g. the two ends of an edge) has no contact at
         its pressure centroid, so the solver reports a half-width of 0 pixels however fine
@@ -225,10 +223,9 @@ class _Problem:
                     "contact under-resolved or in separate patches (e.g. only the cut ends "
                     f"of the edge touch; solver: {last.split(';')[0]}): peak pressure and "
                     "extents are grid-dependent, use the line load and edge_contact_fraction")
-            elif persist:
+            else:
                 self.dx, self.dy, self.step_mm, self.surface = dx, dy, step, surface
-            if persist:
-                self.reach = max(self.reach, reach)
+            self.reach = max(self.reach, reach)
             self.evaluations += 1
             if os.environ.get("IASTM_FIT_DEBUG"):
                 print(f"fit {self.contour.name} {pose} dx={dx:.4f} dy={dy:.3f} "
@@ -492,13 +489,15 @@ def fit_contour(
     # hundred iterations (a bevel lying flat is punch-like and needs thousands) ----------
     calib_model = "layered" if model == "winkler" else model
     k_w = None
+    # a copy: the calibration's grid adaptations (a deep layered contact) must not enlarge
+    # the grids of the Winkler search
     cal_prob = replace(prob, reach=CALIBRATION_REACH_FACTOR * prob.reach,
                        accept_half_px=CALIBRATION_MIN_HALF_WIDTH_PX)
     for t_cal in sorted(tilts, reverse=True):
         calib_pose = Pose(t_cal, rots[len(rots) // 2], faces[0], position_mm)
         try:
             _, k_w, _ = cal_prob.run(calib_pose, lambda pg, chk: _calibrate_winkler(
-                pg, solve_model(pg, calib_model, None, chk, CALIBRATION_TOL)), persist=False)
+                pg, solve_model(pg, calib_model, None, chk, CALIBRATION_TOL)))
             break
         except EdgeNotInContactError:
             continue
