@@ -103,6 +103,25 @@ def test_gap_of_full_round_edge_is_the_exact_circle():
     np.testing.assert_allclose(g[inside], exact, atol=1e-4)
 
 
+def test_regrid_interpolates_between_grids_and_is_zero_outside():
+    """``regrid`` carries a solve to a finer or larger grid of the same frame (the contact
+    solver's guess): a linear field is reproduced exactly (1e-12) where the target nodes
+    lie inside the source grid, and is 0 beyond it."""
+    from iastm_tools.fit.gap import Grid, regrid
+
+    src = Grid(-1.0, -2.0, 0.1, 0.5, 21, 9)
+    sx, sy = np.meshgrid(src.x, src.y, indexing="ij")
+    values = 3.0 + 2.0 * sx - 0.5 * sy
+    fine = Grid(-0.6, -1.5, 0.1 / 1.7, 0.5 / 1.3, 12, 7)
+    fx, fy = np.meshgrid(fine.x, fine.y, indexing="ij")
+    np.testing.assert_allclose(regrid(values, src, fine), 3.0 + 2.0 * fx - 0.5 * fy,
+                               atol=1e-12)
+    big = Grid(-2.0, -2.0, 0.1, 0.5, 41, 9)
+    out = regrid(values, src, big)
+    np.testing.assert_allclose(out[10:31], values, atol=1e-12)
+    assert not out[:9].any() and not out[32:].any()
+
+
 def test_gap_of_tilted_bevel_face_is_flat():
     """A 45 deg single bevel (T = 4 mm) tilted to 45 deg with the bevelled face towards the
     skin lies flat: zero gap (to 1e-9 mm) over the flat part of the bevel face (its exact
@@ -547,13 +566,16 @@ def test_dermal_stimulation_matches_mcewen_below_a_line_contact(hertz_fit):
     """Stimulation at dermal depth (1 mm on a half-space, no skin layer given): under the
     middle of the Hertz line contact the Tresca shear equals the plane-strain closed form
     (McEwen 1949, Johnson 1985 eq. 4.50 with sigma_y = nu (sigma_x + sigma_z)) within 2 %;
-    the fit reports the largest value over the grid (the cut ends concentrate more)."""
+    the fit reports the largest value over the grid (the cut ends concentrate more),
+    computed on the contact's surroundings binned to 8 pixels per depth: within 0.5 % of
+    the whole grid's field (measured 0.38 %)."""
     from iastm_tools.contact import subsurface_stress
 
     _, r = hertz_fit
     assert r.dermal_depth_mm == pytest.approx(1.0)
     st = subsurface_stress(r.contact, [r.dermal_depth_mm])
-    assert r.dermal_max_shear_kpa == pytest.approx(float(st.max_shear_kpa.max()), rel=1e-12)
+    assert r.dermal_max_shear_kpa == pytest.approx(float(st.max_shear_kpa.max()), rel=5e-3)
+    assert r.dermal_von_mises_kpa == pytest.approx(float(st.von_mises_kpa.max()), rel=5e-3)
     p = r.pressure_kpa
     mid = p.shape[1] // 2
     q = p[:, mid].sum() * r.grid_spacing_mm[0] * 1e-3
@@ -565,6 +587,31 @@ def test_dermal_stimulation_matches_mcewen_below_a_line_contact(hertz_fit):
     tau = (max(sx, sy, sz) - min(sx, sy, sz)) / 2
     assert float(st.max_shear_kpa[0][:, mid].max()) == pytest.approx(tau, rel=0.02)
     assert r.dermal_max_shear_kpa >= 0.98 * tau
+
+
+def test_dermal_field_is_the_contact_neighbourhood_binned_with_the_force_kept(hertz_fit):
+    """The field the dermal stresses are computed from: cut to the contact plus 2 depths,
+    blocks of at most depth / 8; the force is kept exactly, and without binning (a depth
+    of 8 pixels or fewer) the stress maxima equal the whole grid's (1e-9)."""
+    from iastm_tools.contact import subsurface_stress
+    from iastm_tools.fit.optimize import _dermal_field
+
+    _, r = hertz_fit
+    c = r.contact
+    dx, dy = c.spacing_mm
+    for depth in (1.0, 0.4):
+        f = _dermal_field(c, depth)
+        fx, fy = f.spacing_mm
+        assert fx <= depth / 8 + 1e-12 and fy <= max(dy, depth / 8) + 1e-12
+        assert np.asarray(f.pressure_kpa).shape[0] < np.asarray(c.pressure_kpa).shape[0]
+        assert float(np.sum(f.pressure_kpa)) * fx * fy == pytest.approx(
+            float(np.sum(c.pressure_kpa)) * dx * dy, rel=1e-12)
+    fine = _dermal_field(c, 8 * dx)
+    assert fine.spacing_mm == c.spacing_mm
+    whole = subsurface_stress(c, [8 * dx])
+    cut = subsurface_stress(fine, [8 * dx])
+    assert float(cut.max_shear_kpa.max()) == pytest.approx(float(whole.max_shear_kpa.max()),
+                                                           rel=1e-9)
 
 
 def test_fit_lists_edges_that_cannot_touch_and_fails_only_when_none_can():

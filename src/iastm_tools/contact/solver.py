@@ -487,6 +487,12 @@ def _solve_direct(
     )
 
 
+#: Margin of the nested solve's window around the coarse contact, as a fraction of its
+#: extent (at least 2 coarse pixels): on 33 dumped calf fit solves 0.05 took 13 % less
+#: time than 0.15 (smaller FFTs), although 6 windows had to grow once.
+WINDOW_MARGIN = 0.05
+
+
 def _round_window(lo: int, hi: int, n: int, quantum: int = 16) -> tuple[int, int]:
     """Grow [lo, hi) to a multiple of ``quantum`` points (kernel-cache reuse), within [0, n)."""
     size = min(n, -(-(hi - lo) // quantum) * quantum)
@@ -516,34 +522,51 @@ def _solve_grid(
     non-periodic problem restricted to that window: the result is exact provided the
     deformed gap outside the window stays >= 0, which is checked with one full-grid
     convolution; otherwise the window grows and the solve is repeated (warm start).
+    ``p_init`` (kPa, optional): a pressure guess on this grid; when it has contact it
+    replaces the coarse pre-solve (window and starting pressure), nested or not.
     ``precondition`` is passed to every :func:`_solve_direct`.
     """
     n0, n1 = gap.shape
-    if p_init is not None or not nested or min(n0, n1) < 96:
+    guessed = p_init is not None and bool(np.any(p_init > 0))
+    if not guessed and (p_init is not None or not nested or min(n0, n1) < 96):
         return _solve_direct(gap, spacing, tissue, kernel_model, load, approach, tol,
                              max_iter, p_init, precondition=precondition)
-    f = 2
-    while min(n0, n1) // (2 * f) >= 48:
-        f *= 2
-    coarse = _solve_direct(
-        gap[::f, ::f], (f * spacing[0], f * spacing[1]), tissue, kernel_model, load,
-        approach, max(tol, 1e-6), max_iter, None, precondition=precondition,
-    )
-    cm = coarse.pressure > 0
-    if not cm.any():
-        return _solve_direct(gap, spacing, tissue, kernel_model, load, approach, tol,
-                             max_iter, None, precondition=precondition)
-    ci, cj = np.meshgrid(np.arange(n0) / f, np.arange(n1) / f, indexing="ij")
-    p0 = ndimage.map_coordinates(coarse.pressure, [ci, cj], order=1, mode="nearest")
+    if guessed:
+        # a guess (e.g. a coarser grid's solve, interpolated) takes the pre-solve's place
+        f, coarse_p = 1, None
+        p0 = np.asarray(p_init, dtype=float)
+        cm = p0 > 0
+    else:
+        f = 2
+        while min(n0, n1) // (2 * f) >= 48:
+            f *= 2
+        coarse = _solve_direct(
+            gap[::f, ::f], (f * spacing[0], f * spacing[1]), tissue, kernel_model, load,
+            approach, max(tol, 1e-6), max_iter, None, precondition=precondition,
+        )
+        coarse_p = coarse.pressure
+        cm = coarse_p > 0
+        if not cm.any():
+            return _solve_direct(gap, spacing, tissue, kernel_model, load, approach, tol,
+                                 max_iter, None, precondition=precondition)
+        ci, cj = np.meshgrid(np.arange(n0) / f, np.arange(n1) / f, indexing="ij")
+        p0 = ndimage.map_coordinates(coarse_p, [ci, cj], order=1, mode="nearest")
+        # start from the fine nodes the coarse solution puts in contact (its deformed gap
+        # <= 0 there), not the whole support of the interpolated pressure, which is up to
+        # f - 1 nodes wider on each side: 7 % fewer iterations on 33 dumped calf solves
+        u0 = ndimage.map_coordinates(coarse.displacement, [ci, cj], order=1, mode="nearest")
+        inside = p0 * (gap + u0 - coarse.approach <= 0.0)
+        if inside.any():
+            p0 = inside
     ii, jj = np.nonzero(cm)
     lo_i, hi_i = ii.min() * f, (ii.max() + 1) * f
     lo_j, hi_j = jj.min() * f, (jj.max() + 1) * f
-    mi = max(2 * f, int(0.15 * (hi_i - lo_i)))
-    mj = max(2 * f, int(0.15 * (hi_j - lo_j)))
+    mi = max(2 * f, 4, int(WINDOW_MARGIN * (hi_i - lo_i)))
+    mj = max(2 * f, 4, int(WINDOW_MARGIN * (hi_j - lo_j)))
     box = [max(0, lo_i - mi), min(n0, hi_i + mi), max(0, lo_j - mj), min(n1, hi_j + mj)]
     full_conv = None
     p_start = p0
-    total_its = coarse.iterations
+    total_its = 0 if guessed else coarse.iterations
     for _ in range(4):
         wi = _round_window(box[0], box[1], n0)
         wj = _round_window(box[2], box[3], n1)
@@ -568,7 +591,7 @@ def _solve_grid(
         viol = outside & (g_full < -1e-7 * scale)
         if not viol.any():
             return _pk.PKOutcome(p_full, u_full, delta, sub.load, total_its,
-                                 sub.converged, sub.residual, coarse.pressure, f)
+                                 sub.converged, sub.residual, coarse_p, f)
         vi, vj = np.nonzero(viol)
         box = [min(box[0], vi.min() - mi), max(box[1], vi.max() + 1 + mi),
                min(box[2], vj.min() - mj), max(box[3], vj.max() + 1 + mj)]
@@ -578,7 +601,7 @@ def _solve_grid(
                         p_start, precondition=precondition)
     return _pk.PKOutcome(out.pressure, out.displacement, out.approach, out.load,
                          out.iterations + total_its, out.converged, out.residual,
-                         coarse.pressure, f)
+                         coarse_p, f)
 
 
 def solve(
@@ -596,6 +619,7 @@ def solve(
     check_grid: bool = True,
     winkler_k_kpa_per_mm: float | None = None,
     precondition: bool = True,
+    pressure_guess_kpa: np.ndarray | None = None,
 ) -> ContactResult:
     """Solve frictionless normal contact of a rigid indenter on ``tissue``.
 
@@ -616,6 +640,9 @@ def solve(
     precondition: FFT-preconditioned solver with an active-set warm start (default; same
         solution and stopping rule, far fewer iterations on large or layered contacts);
         False runs the plain Polonsky-Keer iteration (for comparisons).
+    pressure_guess_kpa: optional (nx, ny) pressure guess (kPa), e.g. the solve of the same
+        pose on a coarser or smaller grid interpolated onto this one; it takes the place of
+        the coarse pre-solve (start and window). Same answer, fewer iterations when close.
 
     Raises ContactInputError (an IastmError / ValueError) for bad input.
     """
@@ -633,6 +660,14 @@ def solve(
             )
     gap = _check_gap(gap_mm, 2)
     spacing = _spacing(spacing_mm)
+    guess = None
+    if pressure_guess_kpa is not None:
+        guess = np.asarray(pressure_guess_kpa, dtype=float)
+        if guess.shape != gap.shape or not np.all(np.isfinite(guess)):
+            raise ContactInputError(
+                f"pressure_guess_kpa must be a finite array of the gap's shape {gap.shape} "
+                f"(got shape {guess.shape})")
+        guess = np.maximum(guess, 0.0)
     load = None if force_n is None else float(force_n) / N_PER_KPA_MM2
     d_area = spacing[0] * spacing[1]
 
@@ -651,7 +686,7 @@ def solve(
             tissue_k = tissue
         out = _solve_grid(
             gap, spacing, tissue_k, "layered" if model == "layered" else "halfspace", load,
-            approach_mm, tol, max_iter, nested, None, precondition,
+            approach_mm, tol, max_iter, nested, guess, precondition,
         )
         iterations, converged, residual = out.iterations, out.converged, out.residual
     return _build_result(

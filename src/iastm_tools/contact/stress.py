@@ -28,7 +28,7 @@ from scipy import fft as sfft
 from scipy.interpolate import CubicSpline
 
 from ..errors import IastmError
-from .kernels import FFT_WORKERS, padded_size
+from .kernels import fft_workers, padded_size
 from .layered import modal_antiplane, modal_stress
 from .solver import ContactResult
 from .tissue_stack import TissueStack
@@ -184,11 +184,11 @@ def _layered_correction(
         c * s_xz - s * s_ez,
         s * s_xz + c * s_ez,
     ]
-    p_hat = sfft.rfft2(p, s=(bx, by), workers=FFT_WORKERS)
+    p_hat = sfft.rfft2(p, s=(bx, by), workers=fft_workers())
     p_hat *= np.sinc(qx * dx / (2.0 * math.pi)) * np.sinc(qy * dy / (2.0 * math.pi))
     out = np.empty((6, nx, ny))
     for i, f in enumerate(comps):
-        out[i] = sfft.irfft2(p_hat * f, s=(bx, by), workers=FFT_WORKERS)[:nx, :ny]
+        out[i] = sfft.irfft2(p_hat * f, s=(bx, by), workers=fft_workers())[:nx, :ny]
     return out
 
 
@@ -237,15 +237,15 @@ def subsurface_stress(
     p = np.asarray(result.pressure_kpa, dtype=float)
     nx, ny = p.shape
     pad = (padded_size(nx), padded_size(ny))
-    p_hat = sfft.rfft2(p, s=pad, workers=FFT_WORKERS)
+    p_hat = sfft.rfft2(p, s=pad, workers=fft_workers())
     sig = np.empty((len(depths), 6, nx, ny))
     for k, z in enumerate(depths):
         kern = _pixel_kernel(boussinesq, p.shape, spacing, z, nu)
-        spec = sfft.rfft2(kern, axes=(1, 2), workers=FFT_WORKERS) * p_hat
+        spec = sfft.rfft2(kern, axes=(1, 2), workers=fft_workers()) * p_hat
         if mu > 0:
             kt = _pixel_kernel(cerruti, p.shape, spacing, z, nu)
-            spec += mu * sfft.rfft2(kt, axes=(1, 2), workers=FFT_WORKERS) * p_hat
-        sig[k] = sfft.irfft2(spec, s=pad, axes=(1, 2), workers=FFT_WORKERS)[:, :nx, :ny]
+            spec += mu * sfft.rfft2(kt, axes=(1, 2), workers=fft_workers()) * p_hat
+        sig[k] = sfft.irfft2(spec, s=pad, axes=(1, 2), workers=fft_workers())[:, :nx, :ny]
         if use_layered:
             sig[k] += _layered_correction(p, spacing, tissue, z, mu if layered_friction else 0.0)
     sxx, syy, szz, sxy, sxz, syz = (sig[:, i] for i in range(6))

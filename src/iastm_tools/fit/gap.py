@@ -523,6 +523,9 @@ class PosedGap:
     skin_height_mm: np.ndarray | None = None
     shift_mm: float = 0.0
     frame: SiteFrame | None = None
+    #: pressure (kPa) of a solve of the same pose on another grid, interpolated onto this
+    #: one (:func:`regrid`): the contact solver's starting guess
+    pressure_guess_kpa: np.ndarray | None = None
 
     def skin_points_mm(self) -> np.ndarray:
         """(nx, ny, 3) undeformed skin points (body coordinates, mm) under the grid nodes;
@@ -585,6 +588,18 @@ def _grid_size(n: int) -> int:
         if size >= n:
             return size
     return n
+
+
+def regrid(values: np.ndarray, source: Grid, target: Grid) -> np.ndarray:
+    """``values`` on the nodes of ``source`` interpolated (bilinear) onto the nodes of
+    ``target`` (both grids of the same edge frame); 0 outside ``source``."""
+    from scipy import ndimage
+
+    ci = (target.x - source.x0) / source.dx
+    cj = (target.y - source.y0) / source.dy
+    ii, jj = np.meshgrid(ci, cj, indexing="ij")
+    return ndimage.map_coordinates(np.asarray(values, dtype=float), [ii, jj], order=1,
+                                   mode="constant", cval=0.0)
 
 
 def posed_gap(body, frame: SiteFrame, surface_tool: np.ndarray, pose: Pose, dx: float,
