@@ -122,6 +122,31 @@ def test_regrid_interpolates_between_grids_and_is_zero_outside():
     assert not out[:9].any() and not out[32:].any()
 
 
+def test_a_reach_hint_beyond_the_node_limit_is_dropped(monkeypatch):
+    """The final solve first tries the reach the calibration's approach suggests; when
+    that grid would exceed the node limit, it falls back to the reach the search needed
+    (and keeps it); a hint that fits is used and kept for the next poses."""
+    from iastm_tools.fit import optimize as opt
+    from iastm_tools.fit.gap import Grid, GridTooLargeError, PosedGap
+
+    reaches = []
+
+    def fake_posed_gap(body, frame, surface, pose, dx, dy, reach, skin=None):
+        reaches.append(reach)
+        if reach > 5.0:
+            raise GridTooLargeError("fit grid exceeds the node limit")
+        return PosedGap(pose, Grid(0.0, 0.0, dx, dy, 4, 4), np.zeros((4, 4)),
+                        np.zeros((1, 2)), 1.0)
+
+    monkeypatch.setattr(opt, "posed_gap", fake_posed_gap)
+    prob = opt._Problem(None, None, None, None, None, 1.0, 0.1, 0.1, 2.0,
+                        [np.zeros((2, 2, 3))], 0.05)
+    _, out, _ = prob.run(Pose(90.0, 0.0), lambda pg, chk: "solved", reach_hint=20.0)
+    assert out == "solved" and reaches == [20.0, 2.0] and prob.reach == 2.0
+    prob.run(Pose(90.0, 0.0), lambda pg, chk: "solved", reach_hint=4.0)
+    assert reaches[-1] == 4.0 and prob.reach == 4.0
+
+
 def test_gap_of_tilted_bevel_face_is_flat():
     """A 45 deg single bevel (T = 4 mm) tilted to 45 deg with the bevelled face towards the
     skin lies flat: zero gap (to 1e-9 mm) over the flat part of the bevel face (its exact

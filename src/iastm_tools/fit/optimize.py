@@ -133,9 +133,13 @@ class _Problem:
     #: solver asks for 4; the calibration accepts CALIBRATION_MIN_HALF_WIDTH_PX)
     accept_half_px: float = 4.0
 
-    def run(self, pose: Pose, fn) -> tuple[PosedGap, Any, tuple[str, ...]]:
+    def run(self, pose: Pose, fn, reach_hint: float = 0.0
+            ) -> tuple[PosedGap, Any, tuple[str, ...]]:
         """Call ``fn(posed_gap, check_grid)``; refine the grid on 'too coarse', enlarge it
         on 'too small'.  Returns (gap, outcome, notes).
+
+        reach_hint (mm): a reach the contact is expected to need; tried first, and dropped
+        if its grid would exceed the node limit.
 
         A contact made of separate patches (e.g. the two ends of an edge) has no contact at
         its pressure centroid, so the solver reports a half-width of 0 pixels however fine
@@ -149,6 +153,8 @@ class _Problem:
         from ..contact.solver import MIN_HALF_WIDTH_PX, ContactInputError
 
         dx, dy, reach, step, surface = self.dx, self.dy, self.reach, self.step_mm, self.surface
+        hinted = reach_hint > reach
+        reach = max(reach, reach_hint)
         last = ""
         refined = 0
         check = True
@@ -173,6 +179,10 @@ class _Problem:
                     coarse_prev = None
                     check = False
                     last = last or "grid node limit"
+                    continue
+                if hinted:  # the hint is a guess: back to the reach known to be needed
+                    hinted = False
+                    reach = self.reach
                     continue
                 if dx * 1.7 > 0.5:
                     raise
@@ -213,6 +223,7 @@ class _Problem:
                     # the contact lies where gap <= approach: cover that at once
                     approach = getattr(exc.result, "approach_mm", 0.0) or 0.0
                     reach = max(2.0 * reach, REACH_PER_APPROACH * float(approach))
+                    hinted = False
                     continue
                 raise
             except IastmError as exc:  # winkler: load beyond the grid
@@ -556,7 +567,7 @@ def fit_contour(
     # the BEM contact spreads further than the Winkler one (the skin bends over soft fat):
     # grids that cover the calibration solve's approach, the most upright and so deepest
     # contact, save the BEM solve that would find the contact touching the border
-    prob.reach = max(prob.reach, REACH_PER_APPROACH * cal_approach_mm)
+    hint = REACH_PER_APPROACH * cal_approach_mm
     cache: dict[tuple[float, float], tuple[float, PosedGap, Any, tuple[str, ...]]] = {}
 
     def model_eval(pose: Pose) -> float:
@@ -564,7 +575,7 @@ def fit_contour(
         if key not in cache:
             try:
                 pg, r, notes = prob.run(pose, lambda pg, chk: solve_model(pg, model, None, chk,
-                                                                          REFINE_TOL))
+                                                                          REFINE_TOL), hint)
             except EdgeNotInContactError:
                 cache[key] = (INFEASIBLE, None, None, ())
                 return INFEASIBLE
@@ -586,7 +597,7 @@ def fit_contour(
         warnings.append(f"pose from the calibrated Winkler search, not refined with the "
                         f"{model} model (refine_evals=0)")
     # --- 4. the best pose solved once more to the full tolerance ------------------------
-    pg, r, notes = prob.run(best, lambda pg, chk: solve_model(pg, model, None, chk))
+    pg, r, notes = prob.run(best, lambda pg, chk: solve_model(pg, model, None, chk), hint)
     value = value_of(pg, r, False)
     return _read_out(prob, pg, r, model, objective, value, converged, warnings + list(notes))
 
