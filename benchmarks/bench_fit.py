@@ -9,11 +9,12 @@
    layered model with 8 BEM refinement evaluations per edge, unless ``--quick``.
 3. Scan size: the same fit on the default body and on a subdivided copy (> 1M faces),
    each with its skin map ray cast afresh.
-4. With ``--library``: every library tool on the calf at 8 N (preview, one process), then
-   ``iastm survey --library``: every tool on all 10 default sites at 5, 8 and 12 N on 2
-   worker processes (preview model).
+4. With ``--per-tool`` or ``--library``: every library tool on the calf at 8 N, with the
+   preview and with the layered model (one process, one thread per core); with
+   ``--library`` also ``iastm survey --library``: every tool on all 10 default sites at 5,
+   8 and 12 N on 2 worker processes (preview model).
 
-Run: .venv/bin/python benchmarks/bench_fit.py [--quick] [--library]
+Run: .venv/bin/python benchmarks/bench_fit.py [--quick] [--per-tool] [--library]
 """
 
 from __future__ import annotations
@@ -129,9 +130,11 @@ def scan_scaling() -> None:
           f"{t_big:.2f} s: ratio {t_big / t_small:.2f} (target <= 2)")
 
 
-def per_tool(site: str = "calf", force_n: float = 8.0) -> None:
-    """Every library tool, all edges, on one site at one force with the preview model
-    (``fit(..., model="winkler")`` defaults: 4 tilts x 8 rotations), in this process."""
+def per_tool(site: str = "calf", force_n: float = 8.0,
+             models: tuple[str, ...] = ("winkler", "layered")) -> None:
+    """Every library tool, all edges, on one site at one force (``fit`` defaults: 4 tilts
+    x 8 rotations, one thread per core), with the fast preview (``winkler``) and the
+    default layered model, in this process."""
     from iastm_tools import Tool
     from iastm_tools.body import Body
     from iastm_tools.errors import IastmError
@@ -141,19 +144,21 @@ def per_tool(site: str = "calf", force_n: float = 8.0) -> None:
     body = Body.load("default")
     tools = [Tool.from_profile(p) for p in library_paths()]
     fit(tools[0], body, site, force_n, model="winkler")  # warm-up: JIT, kernels, skin map
-    times = []
-    for tool in tools:
-        t0 = time.perf_counter()
-        try:
-            res = fit(tool, body, site, force_n, model="winkler")
-            info = f"{len(res.contours)} edges fitted, {len(res.unfitted)} cannot touch"
-        except IastmError as exc:
-            info = f"failed: {exc}"
-        times.append(time.perf_counter() - t0)
-        print(f"  {tool.name:24s} {times[-1]:6.2f} s  {info}", flush=True)
-    t = np.array(times)
-    print(f"per tool on {site} at {force_n:g} N (preview): median {np.median(t):.2f} s, max "
-          f"{t.max():.2f} s, {int((t <= 2.0).sum())} of {len(t)} <= 2 s (target <= 2 s)")
+    for model in models:
+        times = []
+        for tool in tools:
+            t0 = time.perf_counter()
+            try:
+                res = fit(tool, body, site, force_n, model=model)
+                info = f"{len(res.contours)} edges fitted, {len(res.unfitted)} cannot touch"
+            except IastmError as exc:
+                info = f"failed: {exc}"
+            times.append(time.perf_counter() - t0)
+            print(f"  {model:8s} {tool.name:24s} {times[-1]:6.2f} s  {info}", flush=True)
+        t = np.array(times)
+        print(f"per tool on {site} at {force_n:g} N ({model}): median {np.median(t):.2f} s, "
+              f"max {t.max():.2f} s, {int((t <= 2.0).sum())} of {len(t)} <= 2 s "
+              "(target <= 2 s)", flush=True)
 
 
 def library(forces: tuple[float, ...] = (5.0, 8.0, 12.0), workers: int = 2) -> None:
@@ -178,8 +183,9 @@ def main() -> None:
         return
     timing()
     scan_scaling()
-    if "--library" in sys.argv:
+    if "--library" in sys.argv or "--per-tool" in sys.argv:
         per_tool()
+    if "--library" in sys.argv:
         library()
 
 

@@ -250,6 +250,43 @@ def test_optimiser_lays_a_bevel_flat_on_flat_skin():
     assert r.converged
 
 
+def test_a_best_pose_whose_bem_contact_leaves_the_site_falls_back_to_the_next(monkeypatch):
+    """The search ranks poses with the calibrated Winkler model; when the chosen model's
+    (wider) contact at the best pose leaves the site region (forced here), the next best
+    pose of the search is solved and reported with a warning; when the 3 best all leave
+    it, one line says the tool is larger than the body region."""
+    from iastm_tools.contact import ContactResult
+    from iastm_tools.fit import optimize as opt
+
+    c = straight_contour(4.0, length_mm=30.0, style="single_bevel", angle_deg=45.0,
+                         apex_radius_mm=0.5, face="top")
+    body = flat_body()
+    kw = dict(angle_range_deg=(30, 90), rotation_range_deg=(0, 0), model="halfspace")
+    stack = TissueStack.halfspace(2000.0, NU)
+    first = fit_contour(c, body, body.sites["calf"], 2.0, stack, **kw)
+    real = opt.off_region
+    flagged: list[tuple[float, str]] = []
+
+    def leaves(limit: int):
+        def fake(pg, r):
+            if isinstance(r, ContactResult) and len(flagged) < limit:
+                flagged.append((pg.pose.tilt_deg, pg.pose.skin_face))
+                return True
+            return real(pg, r)
+        return fake
+
+    monkeypatch.setattr(opt, "off_region", leaves(1))
+    second = fit_contour(c, body, body.sites["calf"], 2.0, stack, **kw)
+    assert flagged[0] == (first.pose.tilt_deg, first.pose.skin_face)
+    assert (second.pose.tilt_deg, second.pose.skin_face) != flagged[0]
+    assert any("next best pose" in w for w in second.warnings)
+    flagged.clear()
+    monkeypatch.setattr(opt, "off_region", leaves(10))
+    with pytest.raises(IastmError, match="in the 3 best poses") as exc:
+        fit_contour(c, body, body.sites["calf"], 2.0, stack, **kw)
+    assert len(flagged) == 3 and "\n" not in str(exc.value)
+
+
 def test_fit_api_ranks_contours_and_writes_json(tmp_path):
     """fit() on a blade over flat skin: both working edges fitted, ranked by area (best
     first), forces balance (1e-6), PPT fields filled from the site tissue, JSON round-trips

@@ -260,6 +260,9 @@ class _Problem:
 #: wrapping round the side of the limb: it is ruled out, and if every pose does it the tool
 #: is larger than the body region at that site.
 MAX_SKIN_SLOPE_DEG = 45.0
+#: Poses of the search solved with the chosen model, best first, until one's contact stays
+#: on the site region (the BEM contact is wider than the Winkler one that ranked them).
+FINAL_POSES_TRIED = 3
 #: Objective value given to ruled-out poses (minimised objectives are O(1e3) at most).
 INFEASIBLE = 1e9
 
@@ -596,10 +599,34 @@ def fit_contour(
         best, converged = start, w_converged
         warnings.append(f"pose from the calibrated Winkler search, not refined with the "
                         f"{model} model (refine_evals=0)")
-    # --- 4. the best pose solved once more to the full tolerance ------------------------
-    pg, r, notes = prob.run(best, lambda pg, chk: solve_model(pg, model, None, chk), hint)
-    value = value_of(pg, r, False)
-    return _read_out(prob, pg, r, model, objective, value, converged, warnings + list(notes))
+    # --- 4. the best pose solved once more to the full tolerance; where the chosen
+    # model's contact (wider than the Winkler one: the skin bends over soft fat) leaves the
+    # site region, the next best poses of the search are tried ---------------------------
+    ranked = sorted((v[0], k) for k, v in w_cache.items() if v[0] < INFEASIBLE)
+    candidates = [best] + [Pose(t, rot, face, position_mm) for _, (face, t, rot) in ranked]
+    seen: set[tuple[str, float, float]] = set()
+    for pose in candidates:
+        key = (pose.skin_face, round(pose.tilt_deg, 3), round(pose.rotation_deg, 3))
+        if key in seen:
+            continue
+        seen.add(key)
+        pg, r, notes = prob.run(pose, lambda pg, chk: solve_model(pg, model, None, chk), hint)
+        if not off_region(pg, r):
+            if pose is not best:
+                warnings.append(
+                    f"at the best pose of the search (tilt {best.tilt_deg:.1f}, rotation "
+                    f"{best.rotation_deg:.1f} deg) the {model} contact reaches skin sloping "
+                    f"more than {MAX_SKIN_SLOPE_DEG:g} deg; the next best pose is reported")
+            value = value_of(pg, r, False)
+            return _read_out(prob, pg, r, model, objective, value, converged,
+                             warnings + list(notes))
+        if len(seen) >= FINAL_POSES_TRIED:
+            break
+    raise EdgeNotInContactError(
+        f"contour {contour.name}: the tool is larger than the body region at this site: in "
+        f"the {len(seen)} best poses of the search its {model} contact reaches skin sloping "
+        f"more than {MAX_SKIN_SLOPE_DEG:g} deg from the site plane or the body's "
+        "silhouette; choose a smaller tool, another site or a wider rotation range")
 
 
 def _nelder_mead(fun: Any, start: Pose, free: tuple[bool, bool],
