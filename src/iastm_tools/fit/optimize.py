@@ -762,10 +762,11 @@ def _read_out(prob: _Problem, pg: PosedGap, r, model: str, objective: str, value
 
 
 #: Border (in depths below the surface) kept around the contact when the dermal stresses
-#: are computed: the stress maxima of a compressive contact lie under it (Johnson 1985,
-#: figs. 3.7 and 4.6: within about one depth of its edge); measured on two calf contacts
-#: at the skin base (1.3 mm), a border of 1 depth changes the maxima by < 5e-4 relative to
-#: the whole fit grid and 2 depths by < 2e-4, at 1/3-1/7 of the cost.
+#: are computed: the stress maxima of a compressive contact lie under it, the stresses
+#: decaying with distance from the load (Johnson, Contact Mechanics, 1985, ch. 3).
+#: Measured on two calf contacts at the skin base (1.3 mm): a border of 1 depth changes the
+#: maxima by < 5e-4 relative to the whole fit grid and 2 depths by < 2e-4, at 1/3-1/7 of
+#: the cost.
 DERMAL_STRESS_BORDER_DEPTHS = 2.0
 #: Pixels per depth of the (force-conserving, binned) pressure field the dermal stresses
 #: are computed from: the stress at depth z smooths pressure detail finer than z. Measured
