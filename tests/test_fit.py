@@ -758,3 +758,35 @@ def test_result_does_not_depend_on_the_thread_count(monkeypatch):
     monkeypatch.setenv("IASTM_FIT_THREADS", "many")
     with pytest.raises(IastmError, match="IASTM_FIT_THREADS"):
         fit_threads()
+
+
+def test_round_off_bands_spare_the_dithering_of_a_deep_calf_contact(monkeypatch):
+    """The final layered solve of paddle-convex's 'head side left' on the default calf at
+    8 N (the case that showed it: an 8 mm deep contact on stiff skin over soft fat, whose
+    boundary points with p ~ 0 and gap ~ 0 flipped in and out of the contact set for
+    hundreds of iterations): with the solver's round-off bands the same pressure field
+    (1e-6 of the peak) in at most 0.6x the iterations of the solve without them
+    (measured: 239 vs 515)."""
+    import iastm_tools.contact as contact
+    from iastm_tools.contact import _pk
+
+    real = contact.solve
+    finals: list[tuple] = []
+
+    def spy(gap, spacing, stack, **kw):
+        if kw.get("tol") == 1e-8:
+            finals.append((gap, spacing, stack, dict(kw, check_grid=False)))
+        return real(gap, spacing, stack, **kw)
+
+    monkeypatch.setattr(contact, "solve", spy)
+    tool = Tool.from_profile(Path(__file__).parents[1] / "profiles" / "paddle-convex.toml")
+    fit(tool, Body.load("default"), "calf", 8.0, threads=1, contours=["head side left"])
+    gap, spacing, stack, kw = finals[-1]
+    banded = real(gap, spacing, stack, **kw)
+    for name in ("WARM_SHED_TOL", "WARM_ADD_TOL", "FINISH_JOIN_TOL"):
+        monkeypatch.setattr(_pk, name, 0.0)
+    exact_sets = real(gap, spacing, stack, **kw)
+    assert banded.converged and exact_sets.converged
+    diff = np.abs(banded.pressure_kpa - exact_sets.pressure_kpa).max()
+    assert diff < 1e-6 * exact_sets.peak_pressure_kpa
+    assert banded.iterations <= 0.6 * exact_sets.iterations
