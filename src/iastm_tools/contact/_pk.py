@@ -23,7 +23,8 @@ So the preconditioned path has three phases, all counted in ``iterations``:
    the points in tension leave, and only when there are none, the overlapping points
    enter (both beyond a round-off band, ``WARM_SHED_TOL`` / ``WARM_ADD_TOL``).  10-25
    updates of ~20 CG iterations each.
-2. Finish: preconditioned constrained CG in double precision (:func:`_finish`) with the
+2. Finish: preconditioned constrained CG on a double-precision displacement (single-
+   precision increments, :func:`_finish`) with the
    Polonsky-Keer structure (load-control projection, restart when points join the
    contact with more than a round-off overlap, clipping at p = 0) and the same stopping
    rule, relative pressure change < tol: the answer is the same fixed point, reached in
@@ -211,6 +212,7 @@ def _active_set_warm_start(
 
 def _finish(
     apply: Operator,
+    apply_step: Operator,
     set_precond: _SetPrecond,
     gap: np.ndarray,
     d_area: float,
@@ -230,10 +232,17 @@ def _finish(
     of the direction and points joining F restart the CG (unless their overlap is below
     ``FINISH_JOIN_TOL`` of the largest displacement: they join without a restart, which
     keeps the CG from degenerating into steepest descent while a few boundary points with
-    p ~ 0 and gap ~ 0 flip).  Same stopping rule: relative
-    pressure change < tol.  Gives up (converged False) after ``FINISH_MAX_RESTARTS``
-    restarts: a preconditioned step followed by clipping is not a descent step in
-    general, so a set that keeps moving is left to the plain iteration.
+    p ~ 0 and gap ~ 0 flip).  Same stopping rule: relative pressure change < tol.
+
+    The displacement u = K p is computed once with ``apply`` (double precision) and then
+    updated by increments: K t of each step and K of each clipping correction come from
+    ``apply_step`` (single precision: 3x faster FFTs), whose relative error ~1e-7 then
+    applies to the increments only, which shrink with the pressure change (measured on
+    dumped calf solves: the same pressures to 1e-9 of the peak, 7 % less time).
+
+    Gives up (converged False) after ``FINISH_MAX_RESTARTS`` restarts: a preconditioned
+    step followed by clipping is not a descent step in general, so a set that keeps
+    moving is left to the plain iteration.
     """
     load_control = load is not None
     t = np.zeros_like(p)
@@ -273,7 +282,7 @@ def _finish(
         it += 1
         free_prev = free
         g_old = G
-        r = apply(t)
+        r = apply_step(t)
         denom = _dot(r, t)
         if load_control:
             denom -= _dot(r, f_f) / n_f * float(t.sum())
@@ -282,16 +291,15 @@ def _finish(
         tau = _dot(g_f, t) / denom
         p_prev = p
         p = p - tau * t
+        u = u - tau * r  # u = K p updated by the step's product
         if float(p.min()) < 0.0:
-            np.maximum(p, 0.0, out=p)
-            u = None  # clipped: recompute the displacement
-        else:
-            u = u - tau * r  # linear step: u = K p updated without a convolution
+            clip = np.maximum(-p, 0.0)  # clipped at 0: add K of the (small) correction
+            p += clip
+            u += apply_step(clip)
         if load_control:
             scale = load / (p.sum() * d_area)
             p *= scale
-            if u is not None:
-                u *= scale
+            u *= scale
         err = float(np.abs(p - p_prev).sum()) / max(float(p.sum()), 1e-300)
         if err < tol:
             return p, it, True, err
@@ -434,10 +442,12 @@ def solve_pk(
         warm = _SetPrecond(precond_fast or precond, shape, load_control)
         p, it = _active_set_warm_start(apply, warm, gap, d_area, load, approach, p,
                                        max_iter // 2)
+        apply_fast = apply if conv_fast is None else (
+            lambda vec: conv_fast(vec.reshape(shape)).ravel())
         to_exact()  # finish in double precision
         fine = _SetPrecond(precond, shape, load_control)
-        p, it, converged, err = _finish(apply, fine, gap, d_area, load, approach, p, tol,
-                                        it, max_iter)
+        p, it, converged, err = _finish(apply, apply_fast, fine, gap, d_area, load,
+                                        approach, p, tol, it, max_iter)
     if not converged:
         p, it, converged, err = _plain_pk(apply, to_exact, gap, d_area, load, approach, p,
                                           tol, it, max_iter, fast_tol)
