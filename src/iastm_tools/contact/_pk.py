@@ -253,10 +253,8 @@ def _finish(
     free_prev: np.ndarray | None = None
     restarts = 0
     err = np.inf
-    u: np.ndarray | None = None
+    u = apply(p)  # double precision once; then updated by increments
     while it < max_iter:
-        if u is None:
-            u = apply(p)
         g = u + gap
         pos = p > 0
         if not pos.any():
