@@ -367,9 +367,35 @@ def _raster_tri(ax: float, ay: float, az: float, bx: float, by: float, bz: float
     inv = 1.0 / det
     dz1 = bz - az
     dz2 = cz - az
-    for i in range(i0, i1 + 1):
-        qx = x0 + i * dx - ax
-        for j in range(j0, j1 + 1):
+    # visit only the nodes of each grid line (along the box's longer side) that can pass
+    # the test: the triangle's extent on that line widened by a node, else the whole box
+    along_x = i1 - i0 >= j1 - j0
+    lo_o, hi_o = (j0, j1) if along_x else (i0, i1)
+    for o in range(lo_o, hi_o + 1):
+        if along_x:
+            v, pa, pb, pc, ua, ub, uc, lo_u, hi_u = (y0 + o * dy, ay, by, cy, ax, bx, cx,
+                                                     i0, i1)
+            u0, iu = x0, idx
+        else:
+            v, pa, pb, pc, ua, ub, uc, lo_u, hi_u = (x0 + o * dx, ax, bx, cx, ay, by, cy,
+                                                     j0, j1)
+            u0, iu = y0, idy
+        ulo, uhi = math.inf, -math.inf
+        if (pa - v) * (pb - v) <= 0.0 and pa != pb:
+            uv = ua + (v - pa) / (pb - pa) * (ub - ua)
+            ulo, uhi = min(ulo, uv), max(uhi, uv)
+        if (pb - v) * (pc - v) <= 0.0 and pb != pc:
+            uv = ub + (v - pb) / (pc - pb) * (uc - ub)
+            ulo, uhi = min(ulo, uv), max(uhi, uv)
+        if (pc - v) * (pa - v) <= 0.0 and pc != pa:
+            uv = uc + (v - pc) / (pa - pc) * (ua - uc)
+            ulo, uhi = min(ulo, uv), max(uhi, uv)
+        if ulo <= uhi:
+            lo_u = max(lo_u, math.floor((ulo - u0) * iu) - 1)
+            hi_u = min(hi_u, math.ceil((uhi - u0) * iu) + 1)
+        for u in range(lo_u, hi_u + 1):
+            i, j = (u, o) if along_x else (o, u)
+            qx = x0 + i * dx - ax
             qy = y0 + j * dy - ay
             l1 = (qx * e2y - qy * e2x) * inv
             l2 = (e1x * qy - e1y * qx) * inv
