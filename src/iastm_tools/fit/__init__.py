@@ -7,7 +7,7 @@ makes the most contact (or the lowest peak / PPT-relative pressure) at a given f
         print(c.contour, c.pose.tilt_deg, c.contact_area_mm2, c.peak_pressure_kpa)
     result.to_json("fit.json")
 
-Geometry: :mod:`.gap` (exact swept edge section vs the ray-cast body surface);
+Geometry: :mod:`.gap` (exact swept edge section vs the body surface under it);
 optimisation: :mod:`.optimize`; results: :mod:`.result`.
 """
 

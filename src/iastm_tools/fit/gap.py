@@ -21,10 +21,11 @@ contour, triangulated, and z-buffered onto the grid (lowest tool point over ever
 float64, exact for the piecewise-linear sweep).  The rest of the tool's outline within
 25 mm (its other segments and corner blends with their own sections, :func:`tool_rim`) is
 z-buffered into the same grid, so the edge's ends and corners are real, and checked for
-collision with the skin outside it.  The skin height at every node comes from ray casting
-the body mesh along ``-n`` (``Body.ray_cast``), once per fit on a fine map of the site's
-tangent plane (:class:`SkinMap`): the body's own curvature is included, no paraboloid or
-quadric fit is used.  ``gap = tool height - skin height``
+collision with the skin outside it.  The skin height at every node is the first hit of a
+ray cast of the body mesh along ``-n`` (found by rasterising the mesh's triangles in the
+site frame, :func:`skin_map`), once per fit on a fine map of the site's tangent plane
+(:class:`SkinMap`): the body's own curvature is included, no paraboloid or quadric fit is
+used.  ``gap = tool height - skin height``
 measured along ``n`` (a vertical gap; on skin sloping by s within the contact it differs
 from the normal gap by a factor cos(s), e.g. 1 % at a slope of 8 deg).
 """
@@ -428,8 +429,8 @@ SKIN_MAP_STEP_MM = 0.15
 
 @dataclass(frozen=True, eq=False)
 class SkinMap:
-    """Skin heights (mm, along the site normal) ray-cast once on a regular grid of the site's
-    tangent plane (axes e1, e2), so that every pose only interpolates them.
+    """Skin heights (mm, along the site normal) found once on a regular grid of the site's
+    tangent plane (axes e1, e2, :func:`skin_map`), so that every pose only interpolates them.
 
     heights[i, j] is at (x0 + i step, y0 + j step) along (e1, e2); -inf where the ray missed
     the body. The cost is set by the patch the tool can cover, not by the scan size.
@@ -485,18 +486,72 @@ def _bilinear(h: np.ndarray, fi: np.ndarray, fj: np.ndarray, oi: int, oj: int,
 
 def skin_map(body, frame: SiteFrame, radius_mm: float,
              step_mm: float = SKIN_MAP_STEP_MM) -> SkinMap:
-    """Ray-cast the skin (along ``-n`` from ``RAY_HEIGHT_MM`` above the tangent plane) on a
-    square of half-side ``radius_mm`` around the site frame origin."""
+    """Skin heights on a square of half-side ``radius_mm`` around the site frame origin:
+    at every node the first hit of a ray cast along ``-n`` from ``RAY_HEIGHT_MM`` above
+    the tangent plane, i.e. the highest point of the body surface below that height.
+
+    Found by rasterising the body's triangles in the site frame (:func:`_raster_highest`,
+    heights interpolated linearly on each triangle in double precision, as the ray-plane
+    hit of :meth:`Body.ray_cast`) rather than by one ray per node: the same heights
+    (tested against the ray cast) in 1/10-1/20 of the time, and independent of a ray
+    library. Only triangles over the square and below the rays' start are visited, so the
+    cost follows the patch, not the scan size."""
     half = math.ceil(radius_mm / step_mm)
     x0 = -step_mm * half
-    g = step_mm * np.arange(-half, half + 1)  # node k at exactly k x step from the origin
-    gu, gv = np.meshgrid(g, g, indexing="ij")
-    origins = (frame.origin_mm + gu[..., None] * frame.e1 + gv[..., None] * frame.e2
-               + RAY_HEIGHT_MM * frame.normal).reshape(-1, 3)
-    dist, _, _ = body.ray_cast(origins, -frame.normal[None, :])
-    h = RAY_HEIGHT_MM - dist
-    h[~np.isfinite(dist)] = -np.inf
-    return SkinMap(frame, x0, x0, step_mm, h.reshape(2 * half + 1, 2 * half + 1))
+    mesh = body.mesh
+    rel = np.asarray(mesh.vertices, dtype=np.float64) - frame.origin_mm
+    uvw = np.column_stack([rel @ frame.e1, rel @ frame.e2, rel @ frame.normal])
+    h = np.full((2 * half + 1, 2 * half + 1), -np.inf)
+    _raster_highest(uvw, np.ascontiguousarray(mesh.faces, dtype=np.int64), step_mm, half,
+                    RAY_HEIGHT_MM, h)
+    return SkinMap(frame, x0, x0, step_mm, h)
+
+
+@numba.njit(cache=True, nogil=True)
+def _raster_highest(uvw: np.ndarray, faces: np.ndarray, step: float, half: int,
+                    z_max: float, out: np.ndarray) -> None:  # pragma: no cover - compiled
+    """Highest height <= ``z_max`` of the triangles ``faces`` (vertex rows of ``uvw``: u, v
+    along the tangent axes and w along the normal, mm) over each node (i, j) at
+    ((i - half) step, (j - half) step). A node on a shared edge counts for both triangles
+    (barycentric tolerance 1e-9), as a ray would hit either; triangles off the square or
+    wholly above ``z_max`` are skipped on their bounding box."""
+    eps = 1e-9
+    n = out.shape[0]
+    inv_step = 1.0 / step
+    for t in range(faces.shape[0]):
+        a, b, c = faces[t, 0], faces[t, 1], faces[t, 2]
+        az, bz, cz = uvw[a, 2], uvw[b, 2], uvw[c, 2]
+        if min(az, bz, cz) > z_max:
+            continue
+        ax, ay = uvw[a, 0], uvw[a, 1]
+        bx, by = uvw[b, 0], uvw[b, 1]
+        cx, cy = uvw[c, 0], uvw[c, 1]
+        i0 = max(math.ceil(min(ax, bx, cx) * inv_step - eps) + half, 0)
+        i1 = min(math.floor(max(ax, bx, cx) * inv_step + eps) + half, n - 1)
+        if i0 > i1:
+            continue
+        j0 = max(math.ceil(min(ay, by, cy) * inv_step - eps) + half, 0)
+        j1 = min(math.floor(max(ay, by, cy) * inv_step + eps) + half, n - 1)
+        if j0 > j1:
+            continue
+        e1x, e1y = bx - ax, by - ay
+        e2x, e2y = cx - ax, cy - ay
+        det = e1x * e2y - e1y * e2x
+        scale = max(abs(e1x), abs(e1y), abs(e2x), abs(e2y)) ** 2
+        if abs(det) <= 1e-12 * max(scale, 1e-30):
+            continue  # edge-on to the rays: its neighbours cover the same nodes
+        inv = 1.0 / det
+        straddles = max(az, bz, cz) > z_max
+        for i in range(i0, i1 + 1):
+            qx = (i - half) * step - ax
+            for j in range(j0, j1 + 1):
+                qy = (j - half) * step - ay
+                l1 = (qx * e2y - qy * e2x) * inv
+                l2 = (e1x * qy - e1y * qx) * inv
+                if l1 >= -eps and l2 >= -eps and l1 + l2 <= 1.0 + eps:
+                    z = az + l1 * (bz - az) + l2 * (cz - az)
+                    if z > out[i, j] and not (straddles and z > z_max):
+                        out[i, j] = z
 
 
 #: Skin maps kept per body by :func:`cached_skin_map` (each is (2 r / step)^2 doubles,

@@ -65,7 +65,7 @@ def survey_tasks(profiles: Sequence[Any], body: str, sites: Sequence[str],
     """One task per (tool, site, force), site-major so that a worker meets the same site
     (and reuses its skin map) for consecutive rows, the largest tools of a site first (so
     that their skin map, which must reach the whole tool, usually serves the smaller ones
-    without being ray cast again). ``profiles``: Profile objects."""
+    without being built again). ``profiles``: Profile objects."""
     code = fit_code_version()
     order = sorted(range(len(profiles)), key=lambda i: (-round(_reach_mm(profiles[i]), 3), i))
     ident = body_identity(body)
