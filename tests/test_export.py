@@ -370,15 +370,20 @@ def test_bundle_paths_are_inside_the_directory(bundles):
 
 
 def test_reproducible_files_with_source_date_epoch(library_tools, tmp_path, monkeypatch):
-    """With SOURCE_DATE_EPOCH set, STEP, STL, 3MF, PDF and SVG are byte-identical across
-    runs (the DXF carries ezdxf's own timestamps and GUIDs, params.json its checksum)."""
+    """With SOURCE_DATE_EPOCH set, every file of a bundle (STEP, STL, 3MF, DXF, PDF, SVG and
+    params.json with their checksums) is byte-identical across runs, and ezdxf's global
+    fixed-metadata option is left as it was."""
+    import ezdxf
+
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
     tool = library_tools["blade-large-cc"]
-    formats = ["step", "stl", "3mf", "pdf", "svg"]
+    formats = ["step", "stl", "3mf", "dxf", "pdf", "svg", "json"]
+    before = ezdxf.options.write_fixed_meta_data_for_testing
     a = export_bundle(tool, tmp_path / "a", formats=formats)
     b = export_bundle(tool, tmp_path / "b", formats=formats)
     for fmt in formats:
         assert a.paths[fmt].read_bytes() == b.paths[fmt].read_bytes(), fmt
+    assert ezdxf.options.write_fixed_meta_data_for_testing == before
     assert "'2023-11-14T22:13:20'" in a.paths["step"].read_text(encoding="ascii", errors="replace")
 
 

@@ -25,6 +25,7 @@ import json
 import math
 import os
 import struct
+import threading
 import time
 import zipfile
 from collections.abc import Iterable, Mapping
@@ -470,16 +471,21 @@ def bulge_polygon_area_mm2(points: Iterable[tuple[float, float, float]]) -> floa
     return area
 
 
+_DXF_OPTIONS_LOCK = threading.Lock()
+
+
 def write_dxf(tool: Tool, path: Path, *, force: bool = False) -> Path:
     """Write the nominal blank outline as DXF R2000, mm ($INSUNITS = 4), 1:1.
 
     One closed LWPOLYLINE with arc bulges on layer ``CUT_OUTER``; no text or dimensions
     (cutting shops read every entity as a cut, cad_recipes.md sections 3 and 4). Kerf is
-    not applied: the shop offsets the path.
+    not applied: the shop offsets the path. With ``SOURCE_DATE_EPOCH`` set the file is
+    byte-reproducible: ezdxf's fixed metadata (dates 2000-01-01, constant GUIDs and writer
+    marks) replace the save time and random GUIDs.
     """
     import ezdxf
 
-    def _write(tmp: Path) -> None:
+    def _build_and_save(tmp: Path) -> None:
         doc = ezdxf.new("R2000", setup=False)
         doc.header["$INSUNITS"] = 4  # millimetres
         doc.header["$MEASUREMENT"] = 1  # metric
@@ -489,6 +495,20 @@ def write_dxf(tool: Tool, path: Path, *, force: bool = False) -> Path:
         msp.add_lwpolyline(dxf_bulge_points(tool.outline), format="xyb", close=True,
                            dxfattribs={"layer": DXF_LAYER_OUTER})
         doc.saveas(tmp)
+
+    def _write(tmp: Path) -> None:
+        if not os.environ.get("SOURCE_DATE_EPOCH"):
+            _build_and_save(tmp)
+            return
+        # a global ezdxf option (read when the document is made and when it is saved):
+        # set only around this one
+        with _DXF_OPTIONS_LOCK:
+            before = ezdxf.options.write_fixed_meta_data_for_testing
+            ezdxf.options.write_fixed_meta_data_for_testing = True
+            try:
+                _build_and_save(tmp)
+            finally:
+                ezdxf.options.write_fixed_meta_data_for_testing = before
 
     return write_atomic(Path(path), _write, force=force)
 
