@@ -40,9 +40,14 @@ from scipy.interpolate import CubicSpline
 from .layered import compliance_ratio, effective_depth_mm
 from .tissue_stack import TissueStack
 
-#: Threads per FFT: 2 (the 2-core target machine) unless ``IASTM_FFT_WORKERS`` says
-#: otherwise; sweep and survey worker processes set it to 1 (one process per core already).
-FFT_WORKERS = max(1, int(os.environ.get("IASTM_FFT_WORKERS", "2") or 2))
+#: Threads per FFT: 1 unless ``IASTM_FFT_WORKERS`` says otherwise. On the 2-core target
+#: machine two pocketfft threads made the solver's transforms slower on nearly every grid
+#: of a fit (measured per call: the preconditioner 1.8-4x slower at 96 x 160 - 640 x 384,
+#: the padded convolution 2x slower up to 192 x 192 and at most 18 % faster at 480 x 480),
+#: and the whole layered library on the calf on one contour thread took 41.0 s with 2
+#: against 32.2 s with 1. The cores are used by the contour threads of a fit and by the
+#: sweep and survey worker processes instead.
+FFT_WORKERS = max(1, int(os.environ.get("IASTM_FFT_WORKERS", "1") or 1))
 _SHARING = 0  # threads inside fft_share()
 _SHARING_LOCK = threading.Lock()
 _LOCAL = threading.local()
@@ -50,9 +55,10 @@ _LOCAL = threading.local()
 
 def fft_workers() -> int:
     """Threads per FFT for the calling thread: ``FFT_WORKERS``, split between the threads
-    that are inside :func:`fft_share` when the caller is one of them (the contours of one
-    fit run in parallel threads: 2 FFT threads each would oversubscribe the 2 cores,
-    measured 10-25 % slower, while the last contour left running gets both)."""
+    that are inside :func:`fft_share` when the caller is one of them (with
+    ``IASTM_FFT_WORKERS`` > 1: the contours of one fit run in parallel threads, and
+    several FFT threads each would oversubscribe the cores, measured 10-25 % slower on 2,
+    while the last contour left running gets them all)."""
     if getattr(_LOCAL, "sharing", False):
         return max(1, FFT_WORKERS // max(_SHARING, 1))
     return FFT_WORKERS
@@ -414,6 +420,13 @@ class Convolver:
 
     ``single=True`` convolves in float32 (about 3x faster FFTs, relative error ~1e-7); the
     solver uses it only for the first iterations and always finishes in float64.
+
+    The 2-D transforms are pruned: the rows of the padded input beyond ``nx`` are zero and
+    the output rows beyond ``nx`` are discarded, so the row passes (along y) run on ``nx``
+    rows only and the column passes (along x) zero-pad / truncate. The same numbers as
+    ``irfft2(rfft2(padded) * spectrum)`` (to round-off) for about half the row work: 22-28 %
+    less time per call with one FFT thread (the fit's contour threads), measured on
+    192 x 720 to 480 x 480 grids.
     """
 
     def __init__(
@@ -430,19 +443,20 @@ class Convolver:
         box = None if box_shape is None or tuple(box_shape) == tuple(shape) else tuple(box_shape)
         if single:
             self.spec = kernel_spectrum32(shape, spacing, tissue, model, box)
-            self._buf = np.zeros(self.padded, dtype=np.float32)
+            self._dtype: type = np.float32
         else:
             self.spec = kernel_spectrum(shape, spacing, tissue, model, box)
-            self._buf = np.zeros(self.padded)
+            self._dtype = np.float64
 
     def __call__(self, p: np.ndarray) -> np.ndarray:
         nx, ny = self.shape
-        buf = self._buf
-        buf[:nx, :ny] = p
-        spec = sfft.rfft2(buf, workers=fft_workers())
+        px, py = self.padded
+        w = fft_workers()
+        rows = sfft.rfft(np.asarray(p, dtype=self._dtype), n=py, axis=1, workers=w)
+        spec = sfft.fft(rows, n=px, axis=0, workers=w, overwrite_x=True)
         spec *= self.spec
-        out = sfft.irfft2(spec, s=self.padded, workers=fft_workers())
-        return out[:nx, :ny].astype(float)
+        cols = sfft.ifft(spec, axis=0, workers=w, overwrite_x=True)[:nx]
+        return sfft.irfft(cols, n=py, axis=1, workers=w)[:, :ny].astype(float)
 
 
 # ----------------------------------------------------------------------------- preconditioner
