@@ -10,8 +10,8 @@ For each N in (128, 256, 512) it prints, for every solver: p0 error, contact hal
 error (ours: interpolated boundary; peers: pixel count and pressure second moment), the
 solve time (best of 5, best of 3 at 512^2; kernel set-up timed separately), and our time
 over the faster peer's.  Peers are optional (``pip install -e .[bench]``); a missing one
-prints "not installed".  Times are wall clock; we also print our CPU time because we use
-``workers=2`` FFTs while both peers are single-threaded.
+prints "not installed".  Times are wall clock; we also print our CPU time (the FFTs use
+``IASTM_FFT_WORKERS`` threads, default 1; both peers are single-threaded).
 
 A second section compares the plain Polonsky-Keer iteration with the preconditioned
 solver (``solve(..., precondition=False / True)``, see ``iastm_tools.contact._pk``) on
@@ -267,8 +267,9 @@ def bench_peers(args: argparse.Namespace) -> None:
     print("\na/b err: ours = interpolated boundary (solve()); peers = pixel-count area with the"
           " Hertz aspect ratio.\na err(mom): from the pressure second moment <x^2> = a^2/5 (all"
           " solvers; exact only for Hertz-shaped pressure).\nwall/peer, cpu/peer: time over the"
-          " faster peer's on the same case and grid (we run FFTs with workers=2, the peers are"
-          " single-threaded; on a loaded machine compare the cpu column).")
+          " faster peer's on the same case and grid (our FFTs use IASTM_FFT_WORKERS threads,"
+          " default 1; the peers are single-threaded; on a loaded machine compare the cpu"
+          " column).")
 
 
 if __name__ == "__main__":

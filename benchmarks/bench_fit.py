@@ -8,7 +8,7 @@
    search, threads = cores): the fast preview (winkler), the layered model, and the
    layered model with 8 BEM refinement evaluations per edge, unless ``--quick``.
 3. Scan size: the same fit on the default body and on a subdivided copy (> 1M faces),
-   each with its skin map ray cast afresh.
+   each with its skin map built afresh.
 4. With ``--per-tool`` or ``--library``: every library tool on the calf at 8 N, with the
    preview and with the layered model (one process, one thread per core); with
    ``--library`` also ``iastm survey --library``: every tool on all 10 default sites at 5,
@@ -83,8 +83,8 @@ def timing() -> None:
     c = tool.contours[0]
     frame = SiteFrame.from_site(body.site("calf"))
     surf = swept_surface(c, 0.03)
-    posed_gap(body, frame, surf, Pose(45.0, 0.0), 0.06, 0.5, 4.0)  # Embree BVH, numba JIT
-    skin = _timed("skin height map of the site (ray cast once per fit)",
+    posed_gap(body, frame, surf, Pose(45.0, 0.0), 0.06, 0.5, 4.0)  # numba JIT
+    skin = _timed("skin height map of the site (rasterised once per fit)",
                   lambda: skin_map(body, frame, 50.0))
     pg = _timed(f"one gap evaluation ({c.name}, 0.06 x 0.5 mm grid)",
                 lambda: posed_gap(body, frame, surf, Pose(45.0, 0.0), 0.06, 0.5, 4.0,
@@ -114,7 +114,6 @@ def scan_scaling() -> None:
     tool = Tool.from_profile(find_profile("blade-large-cc"))
     v, f = trimesh.remesh.subdivide(body.mesh.vertices, body.mesh.faces)
     big = Body("default-x4", trimesh.Trimesh(v, f, process=False), sites=body.sites)
-    big.ray_cast(body.site("calf").point_mm[None] + 50.0, -body.site("calf").normal[None])
     kw = dict(model="winkler", coarse_tilts=3, coarse_rotations=4)
     fit(tool, body, "calf", 8.0, **kw)  # warm-up (kernels, JIT)
 
