@@ -337,26 +337,30 @@ def _raster_surface(surf: np.ndarray, z_limit: float, x0: float, y0: float, dx: 
             cx, cy, cz = surf[i, k + 1, 0], surf[i, k + 1, 1], surf[i, k + 1, 2]
             ex, ey, ez = surf[i + 1, k + 1, 0], surf[i + 1, k + 1, 1], surf[i + 1, k + 1, 2]
             if min(az, bz, cz) <= z_limit:
-                _raster_tri(ax, ay, az, bx, by, bz, cx, cy, cz, x0, y0, dx, dy, idx, idy,
-                            nx, ny, out)
+                _raster_tri(ax, ay, az, bx, by, bz, cx, cy, cz, x0, y0, 0, 0, dx, dy, idx,
+                            idy, nx, ny, -np.inf, out)
             if min(bz, ez, cz) <= z_limit:
-                _raster_tri(bx, by, bz, ex, ey, ez, cx, cy, cz, x0, y0, dx, dy, idx, idy,
-                            nx, ny, out)
+                _raster_tri(bx, by, bz, ex, ey, ez, cx, cy, cz, x0, y0, 0, 0, dx, dy, idx,
+                            idy, nx, ny, -np.inf, out)
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
 def _raster_tri(ax: float, ay: float, az: float, bx: float, by: float, bz: float,
-                cx: float, cy: float, cz: float, x0: float, y0: float, dx: float, dy: float,
-                idx: float, idy: float, nx: int, ny: int,
-                out: np.ndarray) -> None:  # pragma: no cover - compiled
+                cx: float, cy: float, cz: float, x0: float, y0: float, oi: int, oj: int,
+                dx: float, dy: float, idx: float, idy: float, nx: int, ny: int,
+                z_floor: float, out: np.ndarray) -> None:  # pragma: no cover - compiled
+    """Lower ``out`` (flat, node (i, j) at i ny + j) to the triangle's height at every node
+    it covers, node (i, j) lying at (x0 + (i - oi) dx, y0 + (j - oj) dy); heights below
+    ``z_floor`` are skipped. Nodes on a shared edge count for both triangles (barycentric
+    tolerance 1e-9)."""
     eps = 1e-9
     # nodes in the bounding box first: most triangles of a fine sweep cover none
-    j0 = max(math.ceil((min(ay, by, cy) - y0) * idy - eps), 0)
-    j1 = min(math.floor((max(ay, by, cy) - y0) * idy + eps), ny - 1)
+    j0 = max(math.ceil((min(ay, by, cy) - y0) * idy - eps) + oj, 0)
+    j1 = min(math.floor((max(ay, by, cy) - y0) * idy + eps) + oj, ny - 1)
     if j0 > j1:
         return
-    i0 = max(math.ceil((min(ax, bx, cx) - x0) * idx - eps), 0)
-    i1 = min(math.floor((max(ax, bx, cx) - x0) * idx + eps), nx - 1)
+    i0 = max(math.ceil((min(ax, bx, cx) - x0) * idx - eps) + oi, 0)
+    i1 = min(math.floor((max(ax, bx, cx) - x0) * idx + eps) + oi, nx - 1)
     if i0 > i1:
         return
     e1x, e1y = bx - ax, by - ay
@@ -374,13 +378,13 @@ def _raster_tri(ax: float, ay: float, az: float, bx: float, by: float, bz: float
     lo_o, hi_o = (j0, j1) if along_x else (i0, i1)
     for o in range(lo_o, hi_o + 1):
         if along_x:
-            v, pa, pb, pc, ua, ub, uc, lo_u, hi_u = (y0 + o * dy, ay, by, cy, ax, bx, cx,
-                                                     i0, i1)
-            u0, iu = x0, idx
+            v, pa, pb, pc, ua, ub, uc, lo_u, hi_u = (y0 + (o - oj) * dy, ay, by, cy, ax, bx,
+                                                     cx, i0, i1)
+            u0, iu, ou = x0, idx, oi
         else:
-            v, pa, pb, pc, ua, ub, uc, lo_u, hi_u = (x0 + o * dx, ax, bx, cx, ay, by, cy,
-                                                     j0, j1)
-            u0, iu = y0, idy
+            v, pa, pb, pc, ua, ub, uc, lo_u, hi_u = (x0 + (o - oi) * dx, ax, bx, cx, ay, by,
+                                                     cy, j0, j1)
+            u0, iu, ou = y0, idy, oj
         ulo, uhi = math.inf, -math.inf
         if (pa - v) * (pb - v) <= 0.0 and pa != pb:
             uv = ua + (v - pa) / (pb - pa) * (ub - ua)
@@ -392,18 +396,18 @@ def _raster_tri(ax: float, ay: float, az: float, bx: float, by: float, bz: float
             uv = uc + (v - pc) / (pa - pc) * (ua - uc)
             ulo, uhi = min(ulo, uv), max(uhi, uv)
         if ulo <= uhi:
-            lo_u = max(lo_u, math.floor((ulo - u0) * iu) - 1)
-            hi_u = min(hi_u, math.ceil((uhi - u0) * iu) + 1)
+            lo_u = max(lo_u, math.floor((ulo - u0) * iu) - 1 + ou)
+            hi_u = min(hi_u, math.ceil((uhi - u0) * iu) + 1 + ou)
         for u in range(lo_u, hi_u + 1):
             i, j = (u, o) if along_x else (o, u)
-            qx = x0 + i * dx - ax
-            qy = y0 + j * dy - ay
+            qx = x0 + (i - oi) * dx - ax
+            qy = y0 + (j - oj) * dy - ay
             l1 = (qx * e2y - qy * e2x) * inv
             l2 = (e1x * qy - e1y * qx) * inv
             if l1 >= -eps and l2 >= -eps and l1 + l2 <= 1.0 + eps:
                 z = az + l1 * dz1 + l2 * dz2
                 kk = i * ny + j
-                if z < out[kk]:
+                if z_floor <= z < out[kk]:
                     out[kk] = z
 
 
@@ -501,57 +505,31 @@ def skin_map(body, frame: SiteFrame, radius_mm: float,
     mesh = body.mesh
     rel = np.asarray(mesh.vertices, dtype=np.float64) - frame.origin_mm
     uvw = np.column_stack([rel @ frame.e1, rel @ frame.e2, rel @ frame.normal])
-    h = np.full((2 * half + 1, 2 * half + 1), -np.inf)
+    n = 2 * half + 1
+    lowest = np.full(n * n, np.inf)  # of -height: the highest skin point is the first hit
     _raster_highest(uvw, np.ascontiguousarray(mesh.faces, dtype=np.int64), step_mm, half,
-                    RAY_HEIGHT_MM, h)
-    return SkinMap(frame, x0, x0, step_mm, h)
+                    RAY_HEIGHT_MM, lowest)
+    return SkinMap(frame, x0, x0, step_mm, -lowest.reshape(n, n))
 
 
 @numba.njit(cache=True, nogil=True)
 def _raster_highest(uvw: np.ndarray, faces: np.ndarray, step: float, half: int,
                     z_max: float, out: np.ndarray) -> None:  # pragma: no cover - compiled
-    """Highest height <= ``z_max`` of the triangles ``faces`` (vertex rows of ``uvw``: u, v
-    along the tangent axes and w along the normal, mm) over each node (i, j) at
-    ((i - half) step, (j - half) step). A node on a shared edge counts for both triangles
-    (barycentric tolerance 1e-9), as a ray would hit either; triangles off the square or
-    wholly above ``z_max`` are skipped on their bounding box."""
-    eps = 1e-9
-    n = out.shape[0]
+    """Minus the highest height <= ``z_max`` of the triangles ``faces`` (vertex rows of
+    ``uvw``: u, v along the tangent axes and w along the normal, mm) over each node
+    (i, j) at ((i - half) step, (j - half) step), into the flat ``out`` (lowered, by
+    :func:`_raster_tri` on the negated heights). Triangles wholly above ``z_max`` are
+    skipped; the others are cut per node."""
+    n = 2 * half + 1
     inv_step = 1.0 / step
     for t in range(faces.shape[0]):
         a, b, c = faces[t, 0], faces[t, 1], faces[t, 2]
         az, bz, cz = uvw[a, 2], uvw[b, 2], uvw[c, 2]
         if min(az, bz, cz) > z_max:
             continue
-        ax, ay = uvw[a, 0], uvw[a, 1]
-        bx, by = uvw[b, 0], uvw[b, 1]
-        cx, cy = uvw[c, 0], uvw[c, 1]
-        i0 = max(math.ceil(min(ax, bx, cx) * inv_step - eps) + half, 0)
-        i1 = min(math.floor(max(ax, bx, cx) * inv_step + eps) + half, n - 1)
-        if i0 > i1:
-            continue
-        j0 = max(math.ceil(min(ay, by, cy) * inv_step - eps) + half, 0)
-        j1 = min(math.floor(max(ay, by, cy) * inv_step + eps) + half, n - 1)
-        if j0 > j1:
-            continue
-        e1x, e1y = bx - ax, by - ay
-        e2x, e2y = cx - ax, cy - ay
-        det = e1x * e2y - e1y * e2x
-        scale = max(abs(e1x), abs(e1y), abs(e2x), abs(e2y)) ** 2
-        if abs(det) <= 1e-12 * max(scale, 1e-30):
-            continue  # edge-on to the rays: its neighbours cover the same nodes
-        inv = 1.0 / det
-        straddles = max(az, bz, cz) > z_max
-        for i in range(i0, i1 + 1):
-            qx = (i - half) * step - ax
-            for j in range(j0, j1 + 1):
-                qy = (j - half) * step - ay
-                l1 = (qx * e2y - qy * e2x) * inv
-                l2 = (e1x * qy - e1y * qx) * inv
-                if l1 >= -eps and l2 >= -eps and l1 + l2 <= 1.0 + eps:
-                    z = az + l1 * (bz - az) + l2 * (cz - az)
-                    if z > out[i, j] and not (straddles and z > z_max):
-                        out[i, j] = z
+        _raster_tri(uvw[a, 0], uvw[a, 1], -az, uvw[b, 0], uvw[b, 1], -bz, uvw[c, 0],
+                    uvw[c, 1], -cz, 0.0, 0.0, half, half, step, step, inv_step, inv_step,
+                    n, n, -z_max, out)
 
 
 #: Skin maps kept per body by :func:`cached_skin_map` (each is (2 r / step)^2 doubles,
