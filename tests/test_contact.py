@@ -618,3 +618,37 @@ def test_preconditioner_inverts_the_kernel(tissue, model, spacing):
     assert kernel_symbol(prec.fft_shape, spacing, tissue, model == "layered").min() > 0
     with pytest.raises(ValueError):
         Preconditioner(shape, spacing, tissue, model, fft_shape=(64, 96))
+
+
+@settings(max_examples=60, deadline=None)
+@given(p_in=st.floats(1e-3, 1e4), g_out=st.floats(1e-9, 1.0), d=st.floats(0.01, 0.5),
+       e_star=st.floats(5.0, 5000.0), step=st.sampled_from([-1, 1]))
+def test_edge_positions_solve_the_local_edge_relation(p_in, g_out, d, e_star, step):
+    """The vectorised boundary of a contact run between an inside node (pressure p_in) and
+    the next outside node (deformed gap g_out): the distance t it places inside the pixel
+    is the root of (4 / (3 E*)) (d - t)^1.5 / sqrt(t) = g_out / p_in found by brentq to
+    1e-13 d (within 1e-12 d, the scalar root finder's tolerance it replaced) whenever
+    there is one in the pixel, else the pixel's end that the relation points to; the
+    scalar wrapper gives the same number."""
+    from scipy.optimize import brentq
+
+    from iastm_tools.contact.solver import _edge_position, _edge_positions
+
+    prof = np.array([0.0, p_in, p_in, 0.0])
+    gprof = np.array([g_out, 0.0, 0.0, g_out])
+    k_in, k_out = (2, 3) if step == 1 else (1, 0)
+    pos = float(_edge_positions(prof[:, None], gprof[:, None], np.array([k_in]),
+                                np.array([k_out]), np.array([0]), d, e_star)[0])
+    assert pos == _edge_position(prof, gprof, k_in, k_out, d, e_star)
+    t = (pos - k_in * d) * step
+    assert -1e-12 * d <= t <= d * (1 + 1e-12)
+    c, ratio = 4.0 / (3.0 * e_star), g_out / p_in
+
+    def f(x: float) -> float:
+        return c * (d - x) ** 1.5 / math.sqrt(x) - ratio
+
+    lo, hi = 1e-12 * d, d * (1 - 1e-12)
+    if f(lo) > 0 > f(hi):
+        assert abs(t - brentq(f, lo, hi, xtol=1e-13 * d, rtol=1e-15)) <= 1e-12 * d
+    else:
+        assert t == (0.0 if f(lo) <= 0 else d)

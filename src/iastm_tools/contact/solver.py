@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import ndimage
-from scipy.optimize import brentq
 
 from ..errors import IastmError
 from . import _pk
@@ -242,41 +241,76 @@ def _contact_radii(
 
 def _edge_position(prof: np.ndarray, gprof: np.ndarray | None, k_in: int, k_out: int,
                    d: float, e_star: float | None = None) -> float:
-    """Interpolated contact boundary between inside pixel k_in and outside pixel k_out.
+    """Interpolated contact boundary between inside pixel k_in and outside pixel k_out
+    (mm from index 0) of one profile; see :func:`_edge_positions`."""
+    return float(_edge_positions(prof[:, None], None if gprof is None else gprof[:, None],
+                                 np.array([k_in]), np.array([k_out]), np.array([0]), d,
+                                 e_star)[0])
+
+
+#: Bisection steps of :func:`_edge_positions`: the bracket of one pixel shrinks to
+#: 2^-48 d (< 4e-15 d), below the 1e-12 d of the scalar root finder it replaced.
+EDGE_BISECTIONS = 48
+
+
+def _edge_positions(p: np.ndarray, g: np.ndarray | None, k_in: np.ndarray,
+                    k_out: np.ndarray, col: np.ndarray, d: float,
+                    e_star: float | None = None) -> np.ndarray:
+    """Interpolated contact boundaries between inside pixels ``p[k_in, col]`` and outside
+    pixels ``p[k_out, col]`` (k_out = k_in +- 1) along axis 0, in mm from index 0.
 
     Near any smooth contact edge the local solution is universal (plane strain across the
     edge; e.g. the expansion of the Hertz line-contact gap, Johnson 1985 section 4.3):
     p = P sqrt(t) at a distance t inside and deformed gap g = (4 P / (3 E*)) s^(3/2) at a
     distance s outside.  With p at the last contact node and g at the first free node
     (t + s = one pixel) the ratio g/p = (4 / (3 E*)) s^(3/2) / sqrt(t) fixes the edge
-    without knowing P.  This beats p^2 or g^(2/3) extrapolation: measured error <= 0.5 %
-    of the half-width at a/dx >= 14 on sphere, ellipse and layered cases whatever the
-    node alignment.  Fallback without gap data: p^2 extrapolated linearly from the last
-    two inside nodes.  Returned in mm from index 0.
+    without knowing P (its root in t, decreasing in t, by vectorised bisection).  This
+    beats p^2 or g^(2/3) extrapolation: measured error <= 0.5 % of the half-width at
+    a/dx >= 14 on sphere, ellipse and layered cases whatever the node alignment.
+    Fallback without gap data: p^2 extrapolated linearly from the last two inside nodes.
     """
+    k_in = np.asarray(k_in)
+    k_out = np.asarray(k_out)
+    col = np.asarray(col)
     step = k_out - k_in
-    if gprof is not None and e_star is not None and prof[k_in] > 0:
-        g_out = float(gprof[k_out])
-        if g_out <= 0.0:
-            return float(k_out) * d
-        ratio = g_out / float(prof[k_in])
+    p_in = p[k_in, col]
+    out = np.empty(k_in.shape)
+    local = (p_in > 0) if (g is not None and e_star is not None) else np.zeros(k_in.shape,
+                                                                              dtype=bool)
+    if local.any():
+        g_out = g[k_out[local], col[local]]
+        ratio = g_out / p_in[local]
         c = 4.0 / (3.0 * e_star)
 
-        def f(t: float) -> float:
-            return c * (d - t) ** 1.5 / math.sqrt(t) - ratio
+        def f(t: np.ndarray) -> np.ndarray:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return c * (d - t) ** 1.5 / np.sqrt(t) - ratio
 
-        lo, hi = 1e-12 * d, d * (1.0 - 1e-12)
-        if f(lo) > 0 > f(hi):
-            t = brentq(f, lo, hi, xtol=1e-12 * d)
-            return k_in * d + step * t
-        return (k_in + step * (0.0 if f(lo) <= 0 else 1.0)) * d
-    p_e = prof[k_in] ** 2
-    k_prev = k_in - step
-    if 0 <= k_prev < prof.size and prof[k_prev] > 0 and prof[k_prev] ** 2 > p_e:
-        frac = min(max(p_e / (prof[k_prev] ** 2 - p_e), 0.0), 1.0)
-    else:
-        frac = 0.5
-    return (k_in + step * frac) * d
+        lo = np.full(ratio.shape, 1e-12 * d)
+        hi = np.full(ratio.shape, d * (1.0 - 1e-12))
+        f_lo = f(lo)
+        bracketed = (f_lo > 0) & (f(hi) < 0)
+        for _ in range(EDGE_BISECTIONS):
+            mid = 0.5 * (lo + hi)
+            pos = f(mid) > 0
+            lo = np.where(pos, mid, lo)
+            hi = np.where(pos, hi, mid)
+        t = np.where(bracketed, 0.5 * (lo + hi), np.where(f_lo <= 0, 0.0, d))
+        ki, st = k_in[local], step[local]
+        out[local] = np.where(g_out <= 0.0, k_out[local] * d, ki * d + st * t)
+    rest = ~local
+    if rest.any():
+        ki, st, cr = k_in[rest], step[rest], col[rest]
+        p_e = p_in[rest] ** 2
+        k_prev = ki - st
+        ok = (k_prev >= 0) & (k_prev < p.shape[0])
+        p_prev = np.zeros(ki.shape)
+        p_prev[ok] = p[k_prev[ok], cr[ok]]
+        use = ok & (p_prev > 0) & (p_prev**2 > p_e)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            frac = np.where(use, np.clip(p_e / (p_prev**2 - p_e), 0.0, 1.0), 0.5)
+        out[rest] = (ki + st * frac) * d
+    return out
 
 
 def _extent(
@@ -318,20 +352,21 @@ def interpolated_area_mm2(
     """
     dx, dy = spacing
     n = p.shape[0]
-    total = 0.0
-    for j in np.flatnonzero((p > 0).any(axis=0)):
-        prof = p[:, j]
-        gprof = None if deformed_gap is None else deformed_gap[:, j]
-        inside = prof > 0
-        edges = np.diff(np.concatenate([[0], inside.view(np.int8), [0]]))
-        for lo, hi in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1,
-                          strict=True):
-            left = _edge_position(prof, gprof, lo, lo - 1, dx, e_star_kpa) if lo > 0 \
-                else -0.5 * dx
-            right = _edge_position(prof, gprof, hi, hi + 1, dx, e_star_kpa) if hi < n - 1 \
-                else (n - 0.5) * dx
-            total += right - left
-    return float(total * dy)
+    inside = p > 0
+    if not inside.any():
+        return 0.0
+    pad = np.zeros((p.shape[1], 1), dtype=np.int8)
+    # run starts (+1) and ends (-1) along axis 0, column by column (transposed: np.nonzero
+    # then lists each column's starts and ends in order, so they pair up)
+    change = np.diff(np.hstack([pad, inside.T.view(np.int8), pad]), axis=1)
+    col, lo = np.nonzero(change == 1)
+    hi = np.nonzero(change == -1)[1] - 1
+    left = np.full(lo.shape, -0.5 * dx)
+    right = np.full(hi.shape, (n - 0.5) * dx)
+    a, b = lo > 0, hi < n - 1
+    left[a] = _edge_positions(p, deformed_gap, lo[a], lo[a] - 1, col[a], dx, e_star_kpa)
+    right[b] = _edge_positions(p, deformed_gap, hi[b], hi[b] + 1, col[b], dx, e_star_kpa)
+    return float((right - left).sum() * dy)
 
 
 def contact_extents(
