@@ -463,29 +463,60 @@ class SkinMap:
                   round(-self.y0 / self.step), out)
         return out.reshape(np.shape(u))
 
+    def on_grid(self, grid: Grid, xa: np.ndarray, ya: np.ndarray) -> np.ndarray:
+        """:meth:`at` on the nodes of ``grid``, whose axes x and y point along ``xa`` and
+        ``ya`` (unit vectors in the tangent plane): (nx, ny) heights, mm."""
+        e1, e2 = self.frame.e1, self.frame.e2
+        out = np.empty((grid.nx, grid.ny))
+        _bilinear_grid(self.heights, self.step, round(-self.x0 / self.step),
+                       round(-self.y0 / self.step), float(grid.x0), float(grid.dx),
+                       float(grid.y0), float(grid.dy), float(xa @ e1), float(ya @ e1),
+                       float(xa @ e2), float(ya @ e2), out)
+        return out
+
 
 @numba.njit(cache=True, nogil=True)
 def _bilinear(h: np.ndarray, fi: np.ndarray, fj: np.ndarray, oi: int, oj: int,
               out: np.ndarray) -> None:  # pragma: no cover - compiled
     """Bilinear interpolation of ``h`` at fractional indices (fi, fj) counted from the
-    node (oi, oj); -inf outside the array or when any of the four corners is not finite
-    (a missed ray)."""
-    n, m = h.shape
+    node (oi, oj), see :func:`_bilinear_at`."""
     for q in range(fi.size):
-        x, y = fi[q], fj[q]
-        if not (-oi <= x <= n - 1 - oi and -oj <= y <= m - 1 - oj):  # also false for NaN
-            out[q] = -np.inf
-            continue
-        fx, fy = math.floor(x), math.floor(y)
-        i = min(fx + oi, n - 2)
-        j = min(fy + oj, m - 2)
-        a, b = h[i, j], h[i + 1, j]
-        c, d = h[i, j + 1], h[i + 1, j + 1]
-        if not (np.isfinite(a) and np.isfinite(b) and np.isfinite(c) and np.isfinite(d)):
-            out[q] = -np.inf
-            continue
-        ti, tj = x - (i - oi), y - (j - oj)
-        out[q] = (a * (1 - ti) + b * ti) * (1 - tj) + (c * (1 - ti) + d * ti) * tj
+        out[q] = _bilinear_at(h, fi[q], fj[q], oi, oj)
+
+
+@numba.njit(cache=True, nogil=True)
+def _bilinear_grid(h: np.ndarray, step: float, oi: int, oj: int, x0: float, dx: float,
+                   y0: float, dy: float, a11: float, a21: float, a12: float, a22: float,
+                   out: np.ndarray) -> None:  # pragma: no cover - compiled
+    """:func:`_bilinear_at` at the nodes (x0 + i dx, y0 + j dy) of ``out``'s grid, mapped
+    to map coordinates u = x a11 + y a21, v = x a12 + y a22 (mm): the grid of a pose
+    without its node coordinate arrays."""
+    for i in range(out.shape[0]):
+        x = x0 + dx * i
+        for j in range(out.shape[1]):
+            y = y0 + dy * j
+            out[i, j] = _bilinear_at(h, (x * a11 + y * a21) / step,
+                                     (x * a12 + y * a22) / step, oi, oj)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _bilinear_at(h: np.ndarray, x: float, y: float, oi: int,
+                 oj: int) -> float:  # pragma: no cover - compiled
+    """Bilinear value of ``h`` at fractional index (x, y) counted from the node (oi, oj);
+    -inf outside the array or when any of the four corners is not finite (a missed
+    ray)."""
+    n, m = h.shape
+    if not (-oi <= x <= n - 1 - oi and -oj <= y <= m - 1 - oj):  # also false for NaN
+        return -np.inf
+    fx, fy = math.floor(x), math.floor(y)
+    i = min(fx + oi, n - 2)
+    j = min(fy + oj, m - 2)
+    a, b = h[i, j], h[i + 1, j]
+    c, d = h[i, j + 1], h[i + 1, j + 1]
+    if not (np.isfinite(a) and np.isfinite(b) and np.isfinite(c) and np.isfinite(d)):
+        return -np.inf
+    ti, tj = x - (i - oi), y - (j - oj)
+    return (a * (1 - ti) + b * ti) * (1 - tj) + (c * (1 - ti) + d * ti) * tj
 
 
 def skin_map(body, frame: SiteFrame, radius_mm: float,
@@ -693,10 +724,7 @@ def posed_gap(body, frame: SiteFrame, surface_tool: np.ndarray, pose: Pose, dx: 
     if skin is None:
         skin_h = skin_heights(body, frame, pose.rotation_deg, grid)
     else:
-        xa, ya = frame.edge_axes(pose.rotation_deg)
-        gx, gy = np.meshgrid(grid.x, grid.y, indexing="ij")
-        skin_h = skin.at(gx * (xa @ frame.e1) + gy * (ya @ frame.e1),
-                         gx * (xa @ frame.e2) + gy * (ya @ frame.e2))
+        skin_h = skin.on_grid(grid, *frame.edge_axes(pose.rotation_deg))
     gap = tool_h - skin_h
     finite = np.isfinite(gap)
     if not finite.any():
