@@ -221,32 +221,34 @@ def _remainder_table(
     """Pixel-integrated layered remainder for offsets -(bn-1)..bn-1 of a bnx x bny grid.
 
     Spectral part: C_r(q) times the exact pixel-averaging factor sinc(qx dx/2) sinc(qy dy/2),
-    one inverse FFT on a box >= 2x the padded grid and >= padded + 8 c (images ~(c/L)^5),
-    at most 4x.  Analytic part: :func:`_subtracted_real` integrated over the pixel with
-    3 x 3 Gauss points (it varies on the scale c >= the thinnest layer).  Cached, so every
-    window of this grid reuses it.
+    one inverse transform on a box >= 2x the padded grid and >= padded + 8 c (images
+    ~(c/L)^5), at most 4x (rounded up to an even fast length).  The spectrum is real and
+    even in qx and qy, so the transform is a 2-D DCT-I of its quadrant (the same numbers
+    as the inverse FFT of the whole box, measured 1e-16 of the table's peak, on a quarter
+    of the points: 0.17-0.24 -> 0.05 s for a 480 x 480 grid).  Analytic part:
+    :func:`_subtracted_real` integrated over the pixel with 3 x 3 Gauss points (it varies
+    on the scale c >= the thinnest layer).  Cached, so every window of this grid reuses it.
     """
     dx, dy = spacing
     bpx, bpy = padded_size(bnx), padded_size(bny)
     c_px = _phi_model(tissue).c / np.array(spacing)
-    bx = sfft.next_fast_len(int(min(max(2 * bpx, bpx + 8 * c_px[0]), 4 * bpx)), real=True)
-    by = sfft.next_fast_len(int(min(max(2 * bpy, bpy + 8 * c_px[1]), 4 * bpy)), real=True)
-    # the spectrum is even in qx: evaluated on the rows qx >= 0 (and the Nyquist row),
-    # the rows of negative qx are their mirror images (bit for bit)
-    half = bx // 2 + 1
-    qx = 2.0 * math.pi * sfft.fftfreq(bx, dx)[:half, None]
-    qy = 2.0 * math.pi * sfft.rfftfreq(by, dy)[None, :]
-    spec_half = remainder_spectrum(np.hypot(qx, qy), tissue)
-    spec_half *= np.sinc(qx * dx / (2.0 * math.pi)) * np.sinc(qy * dy / (2.0 * math.pi))
-    spec = np.empty((bx, qy.size))
-    spec[:half] = spec_half
-    spec[half:] = spec_half[1:bx - half + 1][::-1]
-    del spec_half
-    big = sfft.irfft2(spec, s=(bx, by), workers=fft_workers())
+
+    def box(bp: int, c: float) -> int:
+        return 2 * sfft.next_fast_len(math.ceil(min(max(2 * bp, bp + 8 * c), 4 * bp) / 2),
+                                      real=True)
+
+    bx, by = box(bpx, c_px[0]), box(bpy, c_px[1])
+    qx = 2.0 * math.pi * np.arange(bx // 2 + 1)[:, None] / (bx * dx)
+    qy = 2.0 * math.pi * np.arange(by // 2 + 1)[None, :] / (by * dy)
+    spec = remainder_spectrum(np.hypot(qx, qy), tissue)
+    spec *= np.sinc(qx * dx / (2.0 * math.pi)) * np.sinc(qy * dy / (2.0 * math.pi))
+    quadrant_table = sfft.dctn(spec, type=1, workers=fft_workers())
+    quadrant_table /= bx * by
+    del spec
     ox = np.arange(-(bnx - 1), bnx)
     oy = np.arange(-(bny - 1), bny)
-    table = big[np.ix_(ox % bx, oy % by)]
-    del big, spec
+    table = quadrant_table[np.ix_(np.abs(ox), np.abs(oy))]
+    del quadrant_table
     # the pixel average is even in x and in y (a radial function, symmetric Gauss
     # points): computed on the quadrant of non-negative offsets, 1/4 of the cost
     X = (np.arange(bnx) * dx)[:, None]
