@@ -225,7 +225,7 @@ def _remainder_table(
     ~(c/L)^5), at most 4x (rounded up to an even fast length).  The spectrum is real and
     even in qx and qy, so the transform is a 2-D DCT-I of its quadrant (the same numbers
     as the inverse FFT of the whole box, measured 1e-16 of the table's peak, on a quarter
-    of the points: 0.17-0.24 -> 0.05 s for a 480 x 480 grid).  Analytic part:
+    of the points: 0.08-0.20 -> 0.05-0.11 s for a 480 x 480 grid).  Analytic part:
     :func:`_subtracted_real` integrated over the pixel with 3 x 3 Gauss points (it varies
     on the scale c >= the thinnest layer).  Cached, so every window of this grid reuses it.
     """
