@@ -529,8 +529,8 @@ def skin_map(body, frame: SiteFrame, radius_mm: float,
     heights interpolated linearly on each triangle in double precision, as the ray-plane
     hit of :meth:`Body.ray_cast`) rather than by one ray per node: the same heights
     (tested against the ray cast) in 1/10-1/20 of the time, and independent of a ray
-    library. Only triangles over the square and below the rays' start are visited, so the
-    cost follows the patch, not the scan size."""
+    library. Triangles off the square or above the rays' start cost one bounding-box test
+    each, so the cost follows the patch rather than the scan size."""
     half = math.ceil(radius_mm / step_mm)
     x0 = -step_mm * half
     mesh = body.mesh
