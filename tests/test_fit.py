@@ -131,7 +131,7 @@ def test_a_reach_hint_beyond_the_node_limit_is_dropped(monkeypatch):
 
     reaches = []
 
-    def fake_posed_gap(body, frame, surface, pose, dx, dy, reach, skin=None):
+    def fake_posed_gap(body, frame, surface, pose, dx, dy, reach, skin=None, tool_cache=None):
         reaches.append(reach)
         if reach > 5.0:
             raise GridTooLargeError("fit grid exceeds the node limit")
@@ -858,3 +858,90 @@ def test_zbuffer_matches_brute_force(seed, n, m):
     assert np.array_equal(np.isfinite(out), np.isfinite(brute))
     f = np.isfinite(brute)
     assert np.abs(out[f] - brute[f]).max(initial=0.0) < 1e-12
+
+
+@pytest.fixture(scope="module")
+def cylinder_gaps():
+    """A blade's edge posed on a cylinder (R 40 mm) with its rim, through a skin map: the
+    same poses with and without the tool z-buffer cache."""
+    from iastm_tools.fit.gap import cached_skin_map, tool_rim, tool_surfaces
+
+    tool = Tool.from_dict(blade_dict(length_mm=50.0))
+    contour = tool.contours[0]
+    rim = tool_rim(tool.profile, tool.outline)
+    surfaces = tool_surfaces(contour, rim, 0.1)
+    body = cylinder_body(40.0)
+    frame = SiteFrame.from_site(body.sites["calf"])
+    skin = cached_skin_map(body, frame, 40.0)
+    return body, frame, surfaces, skin
+
+
+def test_cached_tool_zbuffer_gives_the_same_gaps(cylinder_gaps):
+    """Poses that differ only in rotation share the tool's z-buffer (the rotation turns the
+    skin, not the tool): the cached gaps are bit-identical to fresh ones for every
+    rotation, tilt and face; a new surface object, spacing or tilt is not a hit."""
+    from iastm_tools.fit.gap import ToolRasterCache
+
+    body, frame, surfaces, skin = cylinder_gaps
+    cache = ToolRasterCache(size=2)
+    hits = 0
+    for face in ("bottom", "top"):
+        for tilt in (40.0, 75.0):
+            for rot in (-60.0, 0.0, 35.0):
+                pose = Pose(tilt, rot, face)
+                before = len(cache._entries)
+                got = posed_gap(body, frame, surfaces, pose, 0.1, 0.2, 2.0, skin=skin,
+                                tool_cache=cache)
+                hits += rot != -60.0 and len(cache._entries) == before
+                want = posed_gap(body, frame, surfaces, pose, 0.1, 0.2, 2.0, skin=skin)
+                np.testing.assert_array_equal(got.gap_mm, want.gap_mm)
+                assert got.grid == want.grid and got.shift_mm == want.shift_mm
+                assert got.covered_fraction == want.covered_fraction
+    assert hits == 8  # the second and third rotation of each tilt and face
+    key = cache._entries[-1][0]
+    assert cache.get(key, list(surfaces)) is None  # an equal but other surface object
+    assert cache.get(key, surfaces) is not None
+
+
+def test_lazy_skin_heights_equal_the_full_map_interpolation(cylinder_gaps):
+    """A gap built through a skin map interpolates the skin only under the tool; its
+    skin heights, asked for later on the whole grid or on a box, are those of the map at
+    the grid nodes (bit-identical), and the gap is tool minus skin there."""
+    from iastm_tools.fit.gap import pose_matrix, zbuffer
+
+    body, frame, surfaces, skin = cylinder_gaps
+    pose = Pose(60.0, 20.0, "bottom")
+    pg = posed_gap(body, frame, surfaces, pose, 0.1, 0.2, 2.0, skin=skin)
+    xa, ya = frame.edge_axes(pose.rotation_deg)
+    full = skin.on_grid(pg.grid, xa, ya)
+    np.testing.assert_array_equal(pg.skin_heights(), full)
+    box = (slice(3, 40), slice(7, 19))
+    np.testing.assert_array_equal(pg.skin_heights(box), full[box])
+    gx, gy = np.meshgrid(pg.grid.x, pg.grid.y, indexing="ij")
+    u = gx * (xa @ frame.e1) + gy * (ya @ frame.e1)
+    v = gx * (xa @ frame.e2) + gy * (ya @ frame.e2)
+    np.testing.assert_allclose(full, skin.at(u, v), atol=1e-12)
+    m = pose_matrix(pose)
+    tool_h = zbuffer([s @ m.T for s in surfaces], pg.grid, 12.0)
+    both = np.isfinite(tool_h) & np.isfinite(full)
+    np.testing.assert_allclose(pg.gap_mm[both], (tool_h - full)[both] - pg.shift_mm,
+                               atol=1e-12)
+    assert np.all(pg.gap_mm[~both] > pg.gap_mm[both].max())  # capped
+
+
+def test_quick_winkler_sorting_a_prefix_is_exact(cylinder_gaps, monkeypatch):
+    """The quick Winkler solve sorts only the lowest gaps (a growing prefix): the same
+    approach, pressures and area as sorting them all, for prefixes far below and above
+    the contact's node count."""
+    from iastm_tools.fit import optimize as opt
+
+    body, frame, surfaces, skin = cylinder_gaps
+    pg = posed_gap(body, frame, surfaces, Pose(45.0, 10.0), 0.1, 0.2, 3.0, skin=skin)
+    monkeypatch.setattr(opt, "QUICK_WINKLER_PREFIX", pg.gap_mm.size)
+    ref_w = opt._quick_winkler(pg, 30.0, 6.0)
+    assert 16 < int(ref_w.contact_mask.sum()) < pg.gap_mm.size // 4
+    for k in (16, 1000, 10**7):
+        monkeypatch.setattr(opt, "QUICK_WINKLER_PREFIX", k)
+        got = opt._quick_winkler(pg, 30.0, 6.0)
+        np.testing.assert_array_equal(got.pressure_kpa, ref_w.pressure_kpa)
+        assert got.contact_area_mm2 == ref_w.contact_area_mm2

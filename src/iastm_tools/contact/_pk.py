@@ -37,6 +37,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 Operator = Callable[[np.ndarray], np.ndarray]
@@ -68,6 +69,40 @@ FINISH_JOIN_TOL = 1e-6  # points joining with less overlap (x max |u|) do not re
 def _dot(a: np.ndarray, b: np.ndarray) -> float:
     """Dot product without BLAS: OpenBLAS threads spin badly on a busy 2-core box."""
     return float(np.einsum("i,i->", a, b))
+
+
+@numba.njit(cache=True, nogil=True)
+def _set_sums(q: np.ndarray, t: np.ndarray,
+              s: np.ndarray) -> tuple[float, float, float]:  # pragma: no cover - compiled
+    """(sum q s, sum t q s, sum t s): the sums of one CG step on the set S (s: 1 on S)."""
+    qs = tq = ts = 0.0
+    for i in range(q.size):
+        if s[i] != 0.0:
+            qs += q[i]
+            tq += t[i] * q[i]
+            ts += t[i]
+    return qs, tq, ts
+
+
+@numba.njit(cache=True, nogil=True)
+def _cg_step(p: np.ndarray, u: np.ndarray, r: np.ndarray, t: np.ndarray, q: np.ndarray,
+             s: np.ndarray, a: float, shift: float) -> float:  # pragma: no cover
+    """p += a t, u += a q, r -= a (q - shift) s in place (one pass); returns |r|^2."""
+    rr = 0.0
+    for i in range(p.size):
+        p[i] += a * t[i]
+        u[i] += a * q[i]
+        if s[i] != 0.0:
+            r[i] -= a * (q[i] - shift)
+        rr += r[i] * r[i]
+    return rr
+
+
+@numba.njit(cache=True, nogil=True)
+def _axpby(z: np.ndarray, t: np.ndarray, beta: float) -> None:  # pragma: no cover
+    """t = z + beta t in place: the next conjugate direction."""
+    for i in range(t.size):
+        t[i] = z[i] + beta * t[i]
 
 
 @dataclass(frozen=True)
@@ -169,22 +204,18 @@ def _active_set_warm_start(
                 break
             q = apply(t)
             used += 1
-            qs = q * s_f
-            if load_control:
-                qs -= s_f * (float(qs.sum()) / n_s)
-            denom = _dot(t, qs)
+            # qs = q on S, minus its mean on S under load control (sum_S r stays 0)
+            q_sum, tq, t_sum = _set_sums(q, t, s_f)
+            shift = q_sum / n_s if load_control else 0.0
+            denom = tq - shift * t_sum  # = t . qs
             if denom <= 0.0:
                 break
             a = rz / denom
-            p += a * t
-            u += a * q
-            r -= a * qs
-            if np.sqrt(_dot(r, r)) < rtol * r0:
+            if np.sqrt(_cg_step(p, u, r, t, q, s_f, a, shift)) < rtol * r0:
                 break
             z = set_precond(r, s_f, s_b)
             rz_new = _dot(r, z)
-            t *= rz_new / rz
-            t += z
+            _axpby(z, t, rz_new / rz)
             rz = rz_new
         g = u + gap
         g -= _dot(g, s_f) / n_s if load_control else approach

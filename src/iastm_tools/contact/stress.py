@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 from scipy import fft as sfft
 from scipy.interpolate import CubicSpline
@@ -295,11 +296,7 @@ def subsurface_stress(
         if use_layered:
             sig[k] += _layered_correction(p, spacing, tissue, z, mu if layered_friction else 0.0)
     sxx, syy, szz, sxy, sxz, syz = (sig[:, i] for i in range(6))
-    tensor = np.stack(
-        [np.stack([sxx, sxy, sxz], -1), np.stack([sxy, syy, syz], -1),
-         np.stack([sxz, syz, szz], -1)], -2,
-    )
-    principal = np.moveaxis(np.linalg.eigvalsh(tensor), -1, 1)
+    principal = principal_stresses(sig)
     vm = np.sqrt(
         0.5 * ((sxx - syy) ** 2 + (syy - szz) ** 2 + (szz - sxx) ** 2)
         + 3.0 * (sxy**2 + sxz**2 + syz**2)
@@ -316,6 +313,53 @@ def subsurface_stress(
     elif result.model == "layered":
         note += "; half-space approximation of the layered stack (top-layer Poisson ratio)"
     return SubsurfaceStress(depths, sig, vm, tresca, principal, float(mu), note)
+
+
+def principal_stresses(sigma: np.ndarray) -> np.ndarray:
+    """Principal stresses, ascending, of symmetric stress fields: ``sigma`` (..., 6, nx,
+    ny) with components xx, yy, zz, xy, xz, yz -> (..., 3, nx, ny), same units.
+
+    Closed form (trigonometric solution of the characteristic cubic: Smith, "Eigenvalues
+    of a symmetric 3 x 3 matrix", Commun. ACM 4 (1961) 168) per point, compiled: a tenth
+    of the time of a LAPACK call per 3 x 3 tensor on the fields of a fit. Agrees with
+    ``numpy.linalg.eigvalsh`` to ~1e-12 of the stress magnitude, and to ~1e-8 where two
+    principal stresses (nearly) coincide (the arccos of the cubic's scaled determinant is
+    ill-conditioned there; tests/test_contact_stress.py).
+    """
+    sig = np.ascontiguousarray(sigma, dtype=float)
+    lead = sig.shape[:-3]
+    flat = sig.reshape((-1, 6, *sig.shape[-2:]))
+    out = np.empty((flat.shape[0], 3, *sig.shape[-2:]))
+    _principal(flat.reshape(flat.shape[0], 6, -1), out.reshape(flat.shape[0], 3, -1))
+    return out.reshape((*lead, 3, *sig.shape[-2:]))
+
+
+@numba.njit(cache=True, nogil=True)
+def _principal(sig: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover - compiled
+    """Eigenvalues (ascending) of the tensors sig[k, :, q] (xx, yy, zz, xy, xz, yz) into
+    out[k, :, q]."""
+    third = 1.0 / 3.0
+    for k in range(sig.shape[0]):
+        for q in range(sig.shape[2]):
+            a, b, c = sig[k, 0, q], sig[k, 1, q], sig[k, 2, q]
+            d, e, f = sig[k, 3, q], sig[k, 4, q], sig[k, 5, q]
+            m = (a + b + c) * third
+            off = d * d + e * e + f * f
+            a0, b0, c0 = a - m, b - m, c - m
+            p2 = (a0 * a0 + b0 * b0 + c0 * c0 + 2.0 * off) / 6.0
+            if p2 <= 0.0:  # a multiple of the identity
+                out[k, 0, q] = out[k, 1, q] = out[k, 2, q] = m
+                continue
+            p = math.sqrt(p2)
+            # det((A - m I) / p) / 2, clipped to the arccos's domain against round-off
+            det = (a0 * (b0 * c0 - f * f) - d * (d * c0 - f * e) + e * (d * f - b0 * e))
+            r = min(max(0.5 * det / (p2 * p), -1.0), 1.0)
+            phi = math.acos(r) * third
+            hi = m + 2.0 * p * math.cos(phi)
+            lo = m + 2.0 * p * math.cos(phi + 2.0 * math.pi * third)
+            out[k, 0, q] = lo
+            out[k, 1, q] = 3.0 * m - hi - lo
+            out[k, 2, q] = hi
 
 
 def _fourier_stress_periodic(

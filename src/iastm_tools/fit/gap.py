@@ -463,16 +463,31 @@ class SkinMap:
                   round(-self.y0 / self.step), out)
         return out.reshape(np.shape(u))
 
-    def on_grid(self, grid: Grid, xa: np.ndarray, ya: np.ndarray) -> np.ndarray:
+    def on_grid(self, grid: Grid, xa: np.ndarray, ya: np.ndarray,
+                box: tuple[slice, slice] | None = None) -> np.ndarray:
         """:meth:`at` on the nodes of ``grid``, whose axes x and y point along ``xa`` and
-        ``ya`` (unit vectors in the tangent plane): (nx, ny) heights, mm."""
-        e1, e2 = self.frame.e1, self.frame.e2
-        out = np.empty((grid.nx, grid.ny))
-        _bilinear_grid(self.heights, self.step, round(-self.x0 / self.step),
-                       round(-self.y0 / self.step), float(grid.x0), float(grid.dx),
-                       float(grid.y0), float(grid.dy), float(xa @ e1), float(ya @ e1),
-                       float(xa @ e2), float(ya @ e2), out)
+        ``ya`` (unit vectors in the tangent plane): (nx, ny) heights, mm; only the nodes
+        ``grid[box]`` when a box (two slices with step 1) is given, with the same values."""
+        i0, i1, _ = (box[0] if box else slice(None)).indices(grid.nx)
+        j0, j1, _ = (box[1] if box else slice(None)).indices(grid.ny)
+        out = np.empty((max(i1 - i0, 0), max(j1 - j0, 0)))
+        _bilinear_grid(self.heights, self.step, *self._origin(), i0, j0,
+                       *_grid_map(grid, self.frame, xa, ya), out)
         return out
+
+    def _origin(self) -> tuple[int, int]:
+        """Index of the map node at the frame origin (heights are counted from it)."""
+        return round(-self.x0 / self.step), round(-self.y0 / self.step)
+
+
+def _grid_map(grid: Grid, frame: SiteFrame, xa: np.ndarray, ya: np.ndarray
+              ) -> tuple[float, ...]:
+    """(x0, dx, y0, dy, a11, a21, a12, a22) of a pose's grid for the map kernels: node
+    (i, j) lies at x = x0 + i dx, y = y0 + j dy and at u = x a11 + y a21, v = x a12 + y a22
+    on the map (mm)."""
+    e1, e2 = frame.e1, frame.e2
+    return (float(grid.x0), float(grid.dx), float(grid.y0), float(grid.dy),
+            float(xa @ e1), float(ya @ e1), float(xa @ e2), float(ya @ e2))
 
 
 @numba.njit(cache=True, nogil=True)
@@ -485,18 +500,45 @@ def _bilinear(h: np.ndarray, fi: np.ndarray, fj: np.ndarray, oi: int, oj: int,
 
 
 @numba.njit(cache=True, nogil=True)
-def _bilinear_grid(h: np.ndarray, step: float, oi: int, oj: int, x0: float, dx: float,
-                   y0: float, dy: float, a11: float, a21: float, a12: float, a22: float,
-                   out: np.ndarray) -> None:  # pragma: no cover - compiled
-    """:func:`_bilinear_at` at the nodes (x0 + i dx, y0 + j dy) of ``out``'s grid, mapped
-    to map coordinates u = x a11 + y a21, v = x a12 + y a22 (mm): the grid of a pose
-    without its node coordinate arrays."""
+def _bilinear_grid(h: np.ndarray, step: float, oi: int, oj: int, i0: int, j0: int,
+                   x0: float, dx: float, y0: float, dy: float, a11: float, a21: float,
+                   a12: float, a22: float, out: np.ndarray) -> None:  # pragma: no cover
+    """:func:`_bilinear_at` at the nodes (x0 + i dx, y0 + j dy), i >= i0, j >= j0, of a
+    pose's grid (``out[i - i0, j - j0]``), mapped to map coordinates
+    u = x a11 + y a21, v = x a12 + y a22 (mm): the grid without its node coordinate
+    arrays."""
     for i in range(out.shape[0]):
-        x = x0 + dx * i
+        x = x0 + dx * (i + i0)
         for j in range(out.shape[1]):
-            y = y0 + dy * j
+            y = y0 + dy * (j + j0)
             out[i, j] = _bilinear_at(h, (x * a11 + y * a21) / step,
                                      (x * a12 + y * a22) / step, oi, oj)
+
+
+@numba.njit(cache=True, nogil=True)
+def _gap_grid(gap: np.ndarray, h: np.ndarray, step: float, oi: int, oj: int, x0: float,
+              dx: float, y0: float, dy: float, a11: float, a21: float, a12: float,
+              a22: float) -> tuple[float, float, int]:  # pragma: no cover - compiled
+    """Turn the (nx, ny) tool heights ``gap`` into the gap tool - skin in place, the skin
+    interpolated as :func:`_bilinear_grid` does, but only under the tool (+inf where
+    either is absent). Returns the finite gaps' (min, max, count)."""
+    lo, hi, count = np.inf, -np.inf, 0
+    for i in range(gap.shape[0]):
+        x = x0 + dx * i
+        for j in range(gap.shape[1]):
+            z = gap[i, j]
+            if not np.isfinite(z):
+                gap[i, j] = np.inf
+                continue
+            y = y0 + dy * j
+            g = z - _bilinear_at(h, (x * a11 + y * a21) / step, (x * a12 + y * a22) / step,
+                                 oi, oj)
+            gap[i, j] = g
+            if np.isfinite(g):
+                count += 1
+                lo = min(lo, g)
+                hi = max(hi, g)
+    return lo, hi, count
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -603,6 +645,9 @@ class PosedGap:
     gap_mm: (nx, ny) gap, min 0, capped where the tool or the skin is absent.
     lowest_xy_mm: (n_samples, 2) edge-frame position of each contour sample's lowest
     section point (used to map pressure back to arc length).
+    skin_height_mm: (nx, ny) skin heights along the site normal (mm, -inf where the body
+    is absent), or None when ``skin_map`` is given: :meth:`skin_heights` then interpolates
+    them on demand (a pose search reads them only around its contacts).
     """
 
     pose: Pose
@@ -616,15 +661,28 @@ class PosedGap:
     #: pressure (kPa) of a solve of the same pose on another grid, interpolated onto this
     #: one (:func:`regrid`): the contact solver's starting guess
     pressure_guess_kpa: np.ndarray | None = None
+    skin_map: SkinMap | None = None
+
+    def skin_heights(self, box: tuple[slice, slice] | None = None) -> np.ndarray | None:
+        """Skin heights (mm, along the site normal; -inf where the body is absent) at the
+        grid nodes, or at ``grid[box]`` (two slices with step 1); None if unknown."""
+        box = box or (slice(None), slice(None))
+        if self.skin_height_mm is not None:
+            return self.skin_height_mm[box]
+        if self.skin_map is None or self.frame is None:
+            return None
+        return self.skin_map.on_grid(self.grid, *self.frame.edge_axes(self.pose.rotation_deg),
+                                     box)
 
     def skin_points_mm(self) -> np.ndarray:
         """(nx, ny, 3) undeformed skin points (body coordinates, mm) under the grid nodes;
         nodes whose ray missed the body are NaN."""
-        if self.skin_height_mm is None or self.frame is None:
+        heights = self.skin_heights()
+        if heights is None or self.frame is None:
             raise IastmError("this gap carries no skin heights")
         xa, ya = self.frame.edge_axes(self.pose.rotation_deg)
         gx, gy = np.meshgrid(self.grid.x, self.grid.y, indexing="ij")
-        h = np.where(np.isfinite(self.skin_height_mm), self.skin_height_mm, np.nan)
+        h = np.where(np.isfinite(heights), heights, np.nan)
         return (self.frame.origin_mm + gx[..., None] * xa + gy[..., None] * ya
                 + h[..., None] * self.frame.normal)
 
@@ -640,12 +698,11 @@ class PosedGap:
         return m
 
 
-def _check_collision(body, frame: SiteFrame, pose: Pose, pieces: list[np.ndarray],
+def _check_collision(body, frame: SiteFrame, pose: Pose, pts: np.ndarray,
                      gmin: float, reach_mm: float, skin: SkinMap | None) -> None:
-    """EdgeNotInContactError when a vertex of another part of the tool lies more than
-    ``reach_mm`` closer to (or into) the skin than the edge's first touch ``gmin``: in
-    this pose that part, not the edge, would carry the load."""
-    pts = np.concatenate([p.reshape(-1, 3) for p in pieces])
+    """EdgeNotInContactError when a vertex ``pts`` (n, 3) of another part of the tool lies
+    more than ``reach_mm`` closer to (or into) the skin than the edge's first touch
+    ``gmin``: in this pose that part, not the edge, would carry the load."""
     xa, ya = frame.edge_axes(pose.rotation_deg)
     if skin is not None:
         h = skin.at(pts[:, 0] * (xa @ frame.e1) + pts[:, 1] * (ya @ frame.e1),
@@ -692,18 +749,53 @@ def regrid(values: np.ndarray, source: Grid, target: Grid) -> np.ndarray:
                                    mode="constant", cval=0.0)
 
 
-def posed_gap(body, frame: SiteFrame, surface_tool: np.ndarray, pose: Pose, dx: float,
-              dy: float, reach_mm: float, max_nodes: int = 250_000,
-              skin: SkinMap | None = None) -> PosedGap:
-    """Gap grid for ``pose``: covers the tool surface within ``reach_mm`` of its lowest
-    point (plus a 1 mm border); spacing (dx, dy) mm. Skin heights come from ``skin`` (a
-    :class:`SkinMap` of this frame) when given, else from ray casting every node."""
+@dataclass(frozen=True, eq=False)
+class _PosedTool:
+    """The rotation-independent part of a pose's gap: the posed tool pieces, the grid and
+    the tool's z-buffer on it (read-only), the contour samples' lowest points."""
+
+    posed: list[np.ndarray]
+    grid: Grid
+    tool_h: np.ndarray
+    lowest: np.ndarray
+    #: (n, 3) vertices of the pieces other than the edge's own surface (collision check)
+    others: np.ndarray | None
+
+
+class ToolRasterCache:
+    """The last few tool z-buffers of one contour, keyed by what they depend on: tilt, skin
+    face, spacing, reach and the tool surface (by identity). A pose's rotation turns the
+    skin under the edge frame, not the tool (:func:`pose_matrix`), so the rotations of one
+    tilt share a z-buffer: a pose search that sweeps the rotations at each tilt (and a
+    simplex held at a tilt bound) rasterises the tool once per tilt. Not thread-safe: one
+    per contour fit."""
+
+    def __init__(self, size: int = 4) -> None:
+        self.size = size
+        self._entries: list[tuple[tuple[Any, ...], Any, _PosedTool]] = []
+
+    def get(self, key: tuple[Any, ...], surface: Any) -> _PosedTool | None:
+        for k, surf, value in self._entries:
+            if k == key and surf is surface:
+                return value
+        return None
+
+    def put(self, key: tuple[Any, ...], surface: Any, value: _PosedTool) -> None:
+        # the entry keeps ``surface`` alive, so its id cannot be reused by another object
+        self._entries = [e for e in self._entries if not (e[0] == key and e[1] is surface)]
+        self._entries.append((key, surface, value))
+        del self._entries[:-self.size]
+
+
+def _posed_tool(surface_tool: np.ndarray | Sequence[np.ndarray], pose: Pose, dx: float,
+                dy: float, reach_mm: float, max_nodes: int) -> _PosedTool:
+    """The tool part of :func:`posed_gap` (independent of the pose's rotation)."""
     m = pose_matrix(pose)
     pieces = [surface_tool] if isinstance(surface_tool, np.ndarray) else list(surface_tool)
     posed = [p @ m.T for p in pieces]
     surf = posed[0]
     # the grid covers the edge's own lowest band (and whatever else of the tool lies in
-    # it); parts of the tool outside it are checked for collision below
+    # it); parts of the tool outside it are checked for collision in posed_gap
     zmin = float(surf[..., 2].min())
     near = np.concatenate([p[p[..., 2] <= zmin + reach_mm] for p in posed])
     lo = near[:, :2].min(axis=0) - 1.0
@@ -721,22 +813,62 @@ def posed_gap(body, frame: SiteFrame, surface_tool: np.ndarray, pose: Pose, dx: 
     y0 = dy * math.floor((cy - 0.5 * (ny - 1) * dy) / dy)
     grid = Grid(x0, y0, dx, dy, nx, ny)
     tool_h = zbuffer(posed, grid, reach_mm + 10.0, zmin)
+    tool_h.setflags(write=False)
+    low = np.argmin(surf[..., 2], axis=1)
+    others = (np.concatenate([p.reshape(-1, 3) for p in posed[1:]]) if len(posed) > 1
+              else None)
+    return _PosedTool(posed, grid, tool_h, surf[np.arange(len(surf)), low, :2], others)
+
+
+def posed_gap(body, frame: SiteFrame, surface_tool: np.ndarray | Sequence[np.ndarray],
+              pose: Pose, dx: float, dy: float, reach_mm: float, max_nodes: int = 250_000,
+              skin: SkinMap | None = None,
+              tool_cache: ToolRasterCache | None = None) -> PosedGap:
+    """Gap grid for ``pose``: covers the tool surface within ``reach_mm`` of its lowest
+    point (plus a 1 mm border); spacing (dx, dy) mm. Skin heights come from ``skin`` (a
+    :class:`SkinMap` of this frame) when given, else from ray casting every node.
+    ``tool_cache``: reuses the tool's z-buffer of an earlier pose that differs only in
+    rotation (same result)."""
+    key = (pose.tilt_deg, pose.skin_face, float(dx), float(dy), float(reach_mm), max_nodes)
+    tool = tool_cache.get(key, surface_tool) if tool_cache is not None else None
+    if tool is None:
+        tool = _posed_tool(surface_tool, pose, dx, dy, reach_mm, max_nodes)
+        if tool_cache is not None:
+            tool_cache.put(key, surface_tool, tool)
+    grid = tool.grid
+    gap = tool.tool_h.copy()
+    skin_h = None
     if skin is None:
         skin_h = skin_heights(body, frame, pose.rotation_deg, grid)
+        gap = gap - skin_h
+        finite = np.isfinite(gap)
+        count = int(np.count_nonzero(finite))
+        gmin = float(gap[finite].min()) if count else math.inf
+        gmax = float(gap[finite].max()) if count else math.inf
     else:
-        skin_h = skin.on_grid(grid, *frame.edge_axes(pose.rotation_deg))
-    gap = tool_h - skin_h
-    finite = np.isfinite(gap)
-    if not finite.any():
+        # the skin only under the tool (a third to a half of a search grid): the rest is
+        # interpolated on demand (PosedGap.skin_heights)
+        gmin, gmax, count = _gap_grid(gap, skin.heights, skin.step, *skin._origin(),
+                                      *_grid_map(grid, frame, *frame.edge_axes(
+                                          pose.rotation_deg)))
+    if count == 0:
         raise EdgeNotInContactError(
             "no contact possible: the tool edge and the skin do not overlap on the fit grid "
             "(site off the body, or the edge beyond the limb in this pose)")
-    gmin = float(gap[finite].min())
-    if len(posed) > 1:
-        _check_collision(body, frame, pose, posed[1:], gmin, reach_mm, skin)
-    gap = gap - gmin
-    cap = float(gap[finite].max()) + 5.0
-    gap[~finite] = cap
-    low = np.argmin(surf[..., 2], axis=1)
-    lowest = surf[np.arange(len(surf)), low, :2]
-    return PosedGap(pose, grid, gap, lowest, float(finite.mean()), skin_h, gmin, frame)
+    if tool.others is not None:
+        _check_collision(body, frame, pose, tool.others, gmin, reach_mm, skin)
+    cap = (gmax - gmin) + 5.0
+    gap = _shift_and_cap(gap, gmin, cap)
+    return PosedGap(pose, grid, gap, tool.lowest, count / gap.size, skin_h, gmin, frame,
+                    skin_map=skin)
+
+
+@numba.njit(cache=True, nogil=True)
+def _shift_and_cap(gap: np.ndarray, gmin: float,
+                   cap: float) -> np.ndarray:  # pragma: no cover - compiled
+    """The (nx, ny) ``gap`` - gmin in place, ``cap`` where it is not finite."""
+    for i in range(gap.shape[0]):
+        for j in range(gap.shape[1]):
+            g = gap[i, j] - gmin
+            gap[i, j] = g if np.isfinite(g) else cap
+    return gap

@@ -17,7 +17,7 @@ import re
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ from .gap import (
     RimPiece,
     SiteFrame,
     SkinMap,
+    ToolRasterCache,
     cached_skin_map,
     posed_gap,
     regrid,
@@ -137,6 +138,8 @@ class _Problem:
     #: a contact this many pixels half-wide is accepted without refining (the contact
     #: solver asks for 4; the calibration accepts CALIBRATION_MIN_HALF_WIDTH_PX)
     accept_half_px: float = 4.0
+    #: the tool z-buffers of recent poses (shared by the copies of one contour's problem)
+    rasters: ToolRasterCache = field(default_factory=ToolRasterCache)
 
     def run(self, pose: Pose, fn, reach_hint: float = 0.0
             ) -> tuple[PosedGap, Any, tuple[str, ...]]:
@@ -173,7 +176,7 @@ class _Problem:
                 # reuse the solve it just did (see ContactInputError.result)
                 if made_for != (dx, dy, reach, id(surface)):
                     pg = posed_gap(self.body, self.frame, surface, pose, dx, dy, reach,
-                                   skin=self.skin)
+                                   skin=self.skin, tool_cache=self.rasters)
                     made_for = (dx, dy, reach, id(surface))
                     if rejected is not None:
                         pg = replace(pg, pressure_guess_kpa=regrid(*rejected, pg.grid))
@@ -275,9 +278,8 @@ INFEASIBLE = 1e9
 def off_region(pg: PosedGap, r: Any) -> bool:
     """True when the contact of ``r`` on ``pg`` reaches skin steeper than
     ``MAX_SKIN_SLOPE_DEG`` or a node next to one whose ray missed the body."""
-    h = pg.skin_height_mm
     mask = getattr(r, "contact_mask", None)
-    if h is None or mask is None or not np.any(mask):
+    if mask is None or not np.any(mask):
         return False
     mask = np.asarray(mask)
     # only the contact's box (plus 3 nodes: the central differences and the 2-node
@@ -285,7 +287,10 @@ def off_region(pg: PosedGap, r: Any) -> bool:
     ii, jj = np.nonzero(mask)
     box = (slice(max(int(ii.min()) - 3, 0), int(ii.max()) + 4),
            slice(max(int(jj.min()) - 3, 0), int(jj.max()) + 4))
-    h, mask = h[box], mask[box]
+    h = pg.skin_heights(box)
+    if h is None:
+        return False
+    mask = mask[box]
     missing = ~np.isfinite(h)
     hf = np.where(missing, 0.0, h)
     gx, gy = np.gradient(hf, pg.grid.dx, pg.grid.dy)
@@ -319,6 +324,11 @@ class _QuickContact:
     peak_pressure_kpa: float
 
 
+#: Lowest gaps sorted first by the quick Winkler solve (more if the contact needs them);
+#: a search contact covers a few hundred to a few thousand nodes of a 10^5-node grid.
+QUICK_WINKLER_PREFIX = 8192
+
+
 def _quick_winkler(pg: PosedGap, k_kpa_per_mm: float, force_n: float) -> _QuickContact:
     """Winkler foundation p = k (delta - gap)+ at load ``force_n``, solved exactly: with
     the gaps sorted, the load is piecewise linear in the approach delta.  Skips the
@@ -327,10 +337,17 @@ def _quick_winkler(pg: PosedGap, k_kpa_per_mm: float, force_n: float) -> _QuickC
     g = pg.gap_mm.ravel()
     d_area = pg.grid.dx * pg.grid.dy
     load = force_n / N_PER_KPA_MM2 / (k_kpa_per_mm * d_area)  # = sum (delta - g)+
-    gs = np.sort(g)
-    n = np.arange(1, len(gs) + 1)
-    vol = n * gs - np.cumsum(gs)  # sum (gs[m] - g)+ over the m lowest, at delta = gs[m]
-    m = int(np.searchsorted(vol, load))
+    # only the lowest gaps matter: sort a growing prefix (np.partition) until it holds the
+    # bracket; a prefix's sort and cumulative sums are those of the whole array
+    k = min(QUICK_WINKLER_PREFIX, g.size)
+    while True:
+        gs = np.sort(np.partition(g, k - 1)[:k]) if k < g.size else np.sort(g)
+        n = np.arange(1, len(gs) + 1)
+        vol = n * gs - np.cumsum(gs)  # sum (gs[m] - g)+ over the m lowest, at delta = gs[m]
+        m = int(np.searchsorted(vol, load))
+        if m < len(gs) or k == g.size:
+            break
+        k = min(4 * k, g.size)
     if m >= len(gs):
         raise IastmError("winkler: the load needs an approach beyond the gap grid; enlarge it")
     cnt = m  # nodes strictly below the bracket's upper gap value
