@@ -96,15 +96,11 @@ PARITY = {
 }
 
 
-def _pixel_kernel(field, shape, spacing, z, nu) -> np.ndarray:
-    """Pixel-averaged stress kernel (6, Px, Py) per kPa on the padded linear-conv layout.
-
-    Only the offsets a linear convolution of an (nx, ny) field uses, -(n-1)..(n-1), are
-    filled (the rest stay 0); they are computed for offsets >= 0 and mirrored with the
-    components' parities (``PARITY``), a quarter of the field evaluations."""
+def _pixel_quadrant(field, shape, spacing, z, nu) -> np.ndarray:
+    """Pixel-averaged stress kernel (6, nx, ny) per kPa at the offsets >= 0 of an (nx, ny)
+    grid (:func:`_pixel_kernel` mirrors them with the components' parities)."""
     nx, ny = shape
     dx, dy = spacing
-    px, py = padded_size(nx), padded_size(ny)
     n_g = int(min(8, max(2, math.ceil(3.0 * max(dx, dy) / z))))
     n_g += n_g % 2  # even: no Gauss point at a pixel centre (r = 0)
     g, w = np.polynomial.legendre.leggauss(n_g)
@@ -114,12 +110,36 @@ def _pixel_kernel(field, shape, spacing, z, nu) -> np.ndarray:
         for gj, wj in zip(g, w, strict=True):
             quad += (wi * wj / 4.0) * field(X - 0.5 * gi * dx, Y - 0.5 * gj * dy, z, nu)
     quad *= dx * dy
-    sx, sy = (np.array(v, dtype=float)[:, None, None] for v in PARITY[field.__name__])
-    out = np.zeros((6, px, py))
-    out[:, :nx, :ny] = quad
-    out[:, px - nx + 1:, :ny] = sx * quad[:, :0:-1, :]
-    out[:, :nx, py - ny + 1:] = sy * quad[:, :, :0:-1]
-    out[:, px - nx + 1:, py - ny + 1:] = (sx * sy) * quad[:, :0:-1, :0:-1]
+    return quad
+
+
+def _mirror(quad: np.ndarray, sx: float, sy: float, out: np.ndarray) -> np.ndarray:
+    """One component's offsets >= 0 ``quad`` (nx, ny) laid out on the padded linear-
+    convolution grid ``out`` (Px, Py), mirrored with parities sx, sy; the offsets a linear
+    convolution never uses are set to 0."""
+    nx, ny = quad.shape
+    px, py = out.shape
+    out[:nx, :ny] = quad
+    out[px - nx + 1:, :ny] = sx * quad[:0:-1, :]
+    out[:nx, py - ny + 1:] = sy * quad[:, :0:-1]
+    out[px - nx + 1:, py - ny + 1:] = (sx * sy) * quad[:0:-1, :0:-1]
+    out[nx:px - nx + 1, :] = 0.0
+    out[:, ny:py - ny + 1] = 0.0
+    return out
+
+
+def _pixel_kernel(field, shape, spacing, z, nu) -> np.ndarray:
+    """Pixel-averaged stress kernel (6, Px, Py) per kPa on the padded linear-conv layout.
+
+    Only the offsets a linear convolution of an (nx, ny) field uses, -(n-1)..(n-1), are
+    filled (the rest stay 0); they are computed for offsets >= 0 and mirrored with the
+    components' parities (``PARITY``), a quarter of the field evaluations."""
+    quad = _pixel_quadrant(field, shape, spacing, z, nu)
+    px, py = padded_size(shape[0]), padded_size(shape[1])
+    sx, sy = PARITY[field.__name__]
+    out = np.empty((6, px, py))
+    for i in range(6):
+        _mirror(quad[i], sx[i], sy[i], out[i])
     return out
 
 
@@ -286,13 +306,22 @@ def subsurface_stress(
     pad = (padded_size(nx), padded_size(ny))
     p_hat = sfft.rfft2(p, s=pad, workers=fft_workers())
     sig = np.empty((len(depths), 6, nx, ny))
+    buf = np.empty(pad)
     for k, z in enumerate(depths):
-        kern = _pixel_kernel(boussinesq, p.shape, spacing, z, nu)
-        spec = sfft.rfft2(kern, axes=(1, 2), workers=fft_workers()) * p_hat
-        if mu > 0:
-            kt = _pixel_kernel(cerruti, p.shape, spacing, z, nu)
-            spec += mu * sfft.rfft2(kt, axes=(1, 2), workers=fft_workers()) * p_hat
-        sig[k] = sfft.irfft2(spec, s=pad, axes=(1, 2), workers=fft_workers())[:, :nx, :ny]
+        # one component at a time: the kernels and spectra of a large contact are tens of
+        # MB each, and touching fresh memory costs more than the transforms
+        normal = _pixel_quadrant(boussinesq, p.shape, spacing, z, nu)
+        shear = _pixel_quadrant(cerruti, p.shape, spacing, z, nu) if mu > 0 else None
+        for i in range(6):
+            _mirror(normal[i], PARITY["boussinesq"][0][i], PARITY["boussinesq"][1][i], buf)
+            spec = sfft.rfft2(buf, workers=fft_workers())
+            spec *= p_hat
+            if shear is not None:
+                _mirror(shear[i], PARITY["cerruti"][0][i], PARITY["cerruti"][1][i], buf)
+                spec_t = sfft.rfft2(buf, workers=fft_workers())
+                spec_t *= p_hat
+                spec += mu * spec_t
+            sig[k, i] = sfft.irfft2(spec, s=pad, workers=fft_workers())[:nx, :ny]
         if use_layered:
             sig[k] += _layered_correction(p, spacing, tissue, z, mu if layered_friction else 0.0)
     sxx, syy, szz, sxy, sxz, syz = (sig[:, i] for i in range(6))
