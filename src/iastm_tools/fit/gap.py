@@ -751,10 +751,9 @@ def regrid(values: np.ndarray, source: Grid, target: Grid) -> np.ndarray:
 
 @dataclass(frozen=True, eq=False)
 class _PosedTool:
-    """The rotation-independent part of a pose's gap: the posed tool pieces, the grid and
-    the tool's z-buffer on it (read-only), the contour samples' lowest points."""
+    """The rotation-independent part of a pose's gap: the grid and the tool's z-buffer on
+    it (read-only), the contour samples' lowest points, the other pieces' vertices."""
 
-    posed: list[np.ndarray]
     grid: Grid
     tool_h: np.ndarray
     lowest: np.ndarray
@@ -817,7 +816,7 @@ def _posed_tool(surface_tool: np.ndarray | Sequence[np.ndarray], pose: Pose, dx:
     low = np.argmin(surf[..., 2], axis=1)
     others = (np.concatenate([p.reshape(-1, 3) for p in posed[1:]]) if len(posed) > 1
               else None)
-    return _PosedTool(posed, grid, tool_h, surf[np.arange(len(surf)), low, :2], others)
+    return _PosedTool(grid, tool_h, surf[np.arange(len(surf)), low, :2], others)
 
 
 def posed_gap(body, frame: SiteFrame, surface_tool: np.ndarray | Sequence[np.ndarray],
