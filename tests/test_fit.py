@@ -945,3 +945,29 @@ def test_quick_winkler_sorting_a_prefix_is_exact(cylinder_gaps, monkeypatch):
         got = opt._quick_winkler(pg, 30.0, 6.0)
         np.testing.assert_array_equal(got.pressure_kpa, ref_w.pressure_kpa)
         assert got.contact_area_mm2 == ref_w.contact_area_mm2
+
+
+def test_upright_pose_is_searched_once_for_both_skin_faces(monkeypatch):
+    """Upright (90 deg) the two skin faces of a single-bevel edge are the same pose: the
+    coarse search evaluates every (tilt, rotation) of the first face and only the tilted
+    ones of the second, so round-off cannot pick the reported face label there."""
+    from iastm_tools.fit import optimize as opt
+
+    seen = []
+    real = opt.posed_gap
+
+    def recording(body, frame, surface, pose, *a, **k):
+        seen.append((pose.skin_face, pose.tilt_deg, pose.rotation_deg))
+        return real(body, frame, surface, pose, *a, **k)
+
+    monkeypatch.setattr(opt, "posed_gap", recording)
+    tool = Tool.from_dict(blade_dict(length_mm=70.0))
+    contour = tool.contours[0]
+    assert contour.section.style == "single_bevel"  # both faces are searched
+    body = flat_body()
+    stack = TissueStack.halfspace(E_KPA, NU)
+    fit_contour(contour, body, body.sites["calf"], 4.0, stack, model="winkler",
+                angle_range_deg=(60.0, 90.0), rotation_range_deg=(-30.0, 30.0),
+                coarse_tilts=2, coarse_rotations=3)
+    assert {f for f, t, _ in seen if t == 90.0} == {"bottom"}
+    assert any(f == "top" and t == 60.0 for f, t, _ in seen)

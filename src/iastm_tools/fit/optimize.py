@@ -273,6 +273,10 @@ MAX_SKIN_SLOPE_DEG = 45.0
 FINAL_POSES_TRIED = 3
 #: Objective value given to ruled-out poses (minimised objectives are O(1e3) at most).
 INFEASIBLE = 1e9
+#: Tilt (deg) from which the plate stands upright: both skin faces give the same pose
+#: (:func:`~iastm_tools.fit.gap.pose_matrix` differs by cos(90 deg) ~ 6e-17), so the coarse
+#: search evaluates it once instead of letting round-off pick a face label.
+UPRIGHT_DEG = 90.0 - 1e-9
 
 
 def off_region(pg: PosedGap, r: Any) -> bool:
@@ -579,8 +583,10 @@ def fit_contour(
             w_cache[key] = (value, pg, r, notes)
         return w_cache[key][0]
 
+    # upright (90 deg) the two skin faces are one pose: searched once, with the first face
     coarse = [Pose(float(t), float(rot), face, position_mm)
-              for face in faces for t in tilts for rot in rots]
+              for face in faces for t in tilts for rot in rots
+              if face == faces[0] or t < UPRIGHT_DEG]
     start = min(coarse, key=winkler_eval)
     if winkler_eval(start) >= INFEASIBLE:
         raise EdgeNotInContactError(
