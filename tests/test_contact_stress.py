@@ -305,7 +305,7 @@ def test_principal_stresses_match_lapack():
     rng = np.random.default_rng(7)
     n = 20000
     generic = rng.normal(scale=1e3, size=(6, n))
-    # a double principal stress, rotated to a random frame, plus a 1e-9 perturbation
+    # a double principal stress, rotated to a random frame, perturbed by 1e-9 of the stress
     lam = rng.normal(scale=1e3, size=(2, n))
     diag = np.zeros((n, 3, 3))
     diag[:, 0, 0] = diag[:, 1, 1] = lam[0]
