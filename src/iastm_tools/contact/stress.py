@@ -29,6 +29,7 @@ from scipy import fft as sfft
 from scipy.interpolate import CubicSpline
 
 from ..errors import IastmError
+from .fft_backend import irfft2, rfft2
 from .kernels import fft_workers, padded_size
 from .layered import modal_antiplane, modal_stress
 from .solver import ContactResult
@@ -247,7 +248,7 @@ def _correction_part(
                  (cs * (t_xz - a_ez), False)]
         turn = 1j
     del d, c, s, cc, ss, q
-    p_hat = sfft.rfft2(p, s=(bx, by), workers=fft_workers())
+    p_hat = rfft2(p, (bx, by), fft_workers())
     p_hat *= np.sinc(qx * dx / (2.0 * math.pi)) * np.sinc(qy * dy / (2.0 * math.pi))
     out = np.empty((6, nx, ny))
     spec = np.empty_like(p_hat)
@@ -255,7 +256,7 @@ def _correction_part(
         np.multiply(p_hat, m, out=spec)
         if imaginary:
             spec *= turn
-        out[i] = sfft.irfft2(spec, s=(bx, by), workers=fft_workers())[:nx, :ny]
+        out[i] = irfft2(spec, (bx, by), fft_workers(), overwrite=True)[:nx, :ny]
     return out
 
 
@@ -304,7 +305,7 @@ def subsurface_stress(
     p = np.asarray(result.pressure_kpa, dtype=float)
     nx, ny = p.shape
     pad = (padded_size(nx), padded_size(ny))
-    p_hat = sfft.rfft2(p, s=pad, workers=fft_workers())
+    p_hat = rfft2(p, pad, fft_workers())
     sig = np.empty((len(depths), 6, nx, ny))
     buf = np.empty(pad)
     for k, z in enumerate(depths):
@@ -314,14 +315,14 @@ def subsurface_stress(
         shear = _pixel_quadrant(cerruti, p.shape, spacing, z, nu) if mu > 0 else None
         for i in range(6):
             _mirror(normal[i], PARITY["boussinesq"][0][i], PARITY["boussinesq"][1][i], buf)
-            spec = sfft.rfft2(buf, workers=fft_workers())
+            spec = rfft2(buf, pad, fft_workers())
             spec *= p_hat
             if shear is not None:
                 _mirror(shear[i], PARITY["cerruti"][0][i], PARITY["cerruti"][1][i], buf)
-                spec_t = sfft.rfft2(buf, workers=fft_workers())
+                spec_t = rfft2(buf, pad, fft_workers())
                 spec_t *= p_hat
                 spec += mu * spec_t
-            sig[k, i] = sfft.irfft2(spec, s=pad, workers=fft_workers())[:nx, :ny]
+            sig[k, i] = irfft2(spec, pad, fft_workers(), overwrite=True)[:nx, :ny]
         if use_layered:
             sig[k] += _layered_correction(p, spacing, tissue, z, mu if layered_friction else 0.0)
     sxx, syy, szz, sxy, sxz, syz = (sig[:, i] for i in range(6))

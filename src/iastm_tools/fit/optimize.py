@@ -16,13 +16,14 @@ import os
 import re
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..allocator import tune_allocator
 from ..contours import Contour
 from ..errors import IastmError
 from .gap import (
@@ -439,7 +440,22 @@ def _symmetric(contour: Contour) -> bool:
     return contour.section.style != "single_bevel"
 
 
-def fit_contour(
+def fit_contour(*args: Any, **kwargs: Any) -> ContourFit:
+    """Optimise the pose of one contour on ``site`` of ``body``: :func:`contour_stages`
+    (same arguments) run to its end. Returns a :class:`ContourFit` with rank 0."""
+    return run_stages(contour_stages(*args, **kwargs))
+
+
+def run_stages(stages: Generator[None, None, Any]) -> Any:
+    """Run a stage generator (:func:`contour_stages`) to its end; returns its value."""
+    try:
+        while True:
+            next(stages)
+    except StopIteration as stop:
+        return stop.value
+
+
+def contour_stages(
     contour: Contour,
     body: Any,
     site: Any,
@@ -459,8 +475,11 @@ def fit_contour(
     skin: SkinMap | None = None,
     resolution: float = 1.0,
     rim: Sequence[RimPiece] = (),
-) -> ContourFit:
-    """Optimise the pose of one contour on ``site`` of ``body`` (see :func:`fit`).
+) -> Generator[None, None, ContourFit]:
+    """Optimise the pose of one contour on ``site`` of ``body`` (see :func:`fit`), in two
+    stages: a generator that yields once, after the pose search, and returns the
+    :class:`ContourFit` after the final solve and its read-out, so that :func:`fit` can
+    schedule the stages of all contours on its threads (:func:`_run_staged`).
 
     stack: the :class:`~iastm_tools.contact.TissueStack` of the site. resolution: grid
     density factor (2 halves both spacings; for convergence checks). rim: the tool's outline
@@ -596,6 +615,7 @@ def fit_contour(
     # --- 2. local Winkler refinement (cheap: a gap and a 1-D root find per pose) --------
     start, w_converged, _ = _nelder_mead(winkler_eval, start, free, bounds, coarse_step,
                                          maxfev=40, xatol=1.0, fatol=1e-3)
+    yield  # the search is done: the final stage may run later, on another thread
     if model == "winkler":
         pg, r, notes = prob.run(start, lambda pg, chk: solve_model(pg, "winkler", k_w, False))
         return _read_out(prob, pg, r, model, objective, value_of(pg, r, False),
@@ -955,8 +975,10 @@ def fit(
     threads: contours fitted at once (default :func:`fit_threads`: one per core, or
     ``IASTM_FIT_THREADS``); the result does not depend on it.
     Raises IastmError (one line) on bad input or when no contact is possible.
+    The first call sets glibc's allocator for large arrays (:mod:`iastm_tools.allocator`).
     """
     _check_inputs(force_n, angle_range_deg, model, objective, rotation_range_deg)
+    tune_allocator()
     t0 = time.perf_counter()
     tool, body, site_obj = resolve_inputs(tool, body, site)
     _check_site_on_body(body, site_obj)
@@ -981,45 +1003,18 @@ def fit(
     reach = max(float(np.linalg.norm(p, axis=-1).max())
                 for c in chosen for p in tool_surfaces(c, rim, 0.5))
     skin = cached_skin_map(body, frame, reach + 2.0)
-    def one(c: Contour) -> ContourFit | str:
-        try:
-            return fit_contour(
-                c, body, site_obj, force_n, stack, ppt_kpa=ppt,
-                angle_range_deg=angle_range_deg, rotation_range_deg=rotation_range_deg,
-                position_mm=position_mm, model=model, objective=objective,
-                coarse_tilts=coarse_tilts, coarse_rotations=coarse_rotations,
-                refine_evals=refine_evals, skin=skin, rim=rim)
-        except EdgeNotInContactError as exc:
-            return str(exc)
-
-    def one_thread(c: Contour) -> ContourFit | str:
-        from ..contact.kernels import fft_share
-
-        with fft_share():  # the FFT threads are shared with the other contours
-            return one(c)
+    def stages(c: Contour) -> Generator[None, None, ContourFit]:
+        return contour_stages(
+            c, body, site_obj, force_n, stack, ppt_kpa=ppt,
+            angle_range_deg=angle_range_deg, rotation_range_deg=rotation_range_deg,
+            position_mm=position_mm, model=model, objective=objective,
+            coarse_tilts=coarse_tilts, coarse_rotations=coarse_rotations,
+            refine_evals=refine_evals, skin=skin, rim=rim)
 
     n_threads = min(len(chosen), fit_threads() if threads is None else max(int(threads), 1))
-    if n_threads > 1:
-        from concurrent.futures import ThreadPoolExecutor, as_completed
-
-        # contours are independent; the heavy parts (FFTs, numba z-buffer, sorts) release
-        # the GIL. The costliest are started first (the threads then end together) and the
-        # results are collected in contour order: the same as one thread.
-        order = sorted(range(len(chosen)), key=lambda i: _cost_rank(chosen[i]))
-        with ThreadPoolExecutor(n_threads, thread_name_prefix="iastm-fit") as pool:
-            futures = {pool.submit(one_thread, chosen[i]): i for i in order}
-            done: dict[int, ContourFit | str] = {}
-            for fut in as_completed(futures):
-                done[futures[fut]] = fut.result()
-                if progress is not None:
-                    progress()
-        outcomes = [done[i] for i in range(len(chosen))]
-    else:
-        outcomes = []
-        for c in chosen:
-            outcomes.append(one(c))
-            if progress is not None:
-                progress()
+    outcomes = _run_staged([stages(c) for c in chosen],
+                           sorted(range(len(chosen)), key=lambda i: _cost_rank(chosen[i])),
+                           n_threads, progress)
     fits = [o for o in outcomes if isinstance(o, ContourFit)]
     unfitted = [(c.name, o) for c, o in zip(chosen, outcomes, strict=True)
                 if isinstance(o, str)]
@@ -1031,6 +1026,97 @@ def fit(
                      angle_range_deg=tuple(float(a) for a in angle_range_deg),
                      seconds=time.perf_counter() - t0, tool_object=tool, body_object=body,
                      unfitted=tuple(unfitted))
+
+
+def _run_staged(gens: list[Generator[None, None, ContourFit]], order: Sequence[int],
+                n_threads: int, progress: Any = None) -> list[ContourFit | str]:
+    """Run the stage generators of :func:`contour_stages` on ``n_threads`` threads; returns
+    their results in input order (the message of an edge that cannot touch in its place).
+
+    Each stage is a task.  The searches of all contours run first, costliest first
+    (``order``), then the final stages, in the same order: whole contours as tasks left
+    one thread idle at the end whenever three edges of about equal cost shared two
+    threads (boomerang-small's concave crook and two arms), and a final stage taken as
+    soon as its search ended did the same.  The contours are independent (the heavy parts,
+    FFTs, numba kernels and sorts, release the GIL), so the results do not depend on the
+    threads or the order.  Any other error stops the run and is raised in the caller's
+    thread.
+    """
+    import heapq
+    import threading
+
+    from ..contact.kernels import fft_share
+
+    done: dict[int, ContourFit | str] = {}
+
+    def step(i: int) -> bool:
+        """Advance contour i by one stage; True when it has finished."""
+        try:
+            next(gens[i])
+            return False
+        except StopIteration as stop:
+            done[i] = stop.value
+        except EdgeNotInContactError as exc:
+            done[i] = str(exc)
+        return True
+
+    if n_threads <= 1:
+        for i in range(len(gens)):
+            while not step(i):
+                pass
+            if progress is not None:
+                progress()
+        return [done[i] for i in range(len(gens))]
+
+    first = 0 if STAGE_POLICY == "search" else 1
+    queue = [(first, rank, i) for rank, i in enumerate(order)]  # (stage, rank, contour)
+    heapq.heapify(queue)
+    cond = threading.Condition()
+    progress_lock = threading.Lock()
+    running = 0
+    failure: list[BaseException] = []
+
+    def worker() -> None:
+        nonlocal running
+        with fft_share():  # the FFT threads are shared with the other contour threads
+            while True:
+                with cond:
+                    while not queue and running and not failure:
+                        cond.wait()
+                    if failure or not queue:
+                        cond.notify_all()
+                        return
+                    _, rank, i = heapq.heappop(queue)
+                    running += 1
+                try:
+                    finished = step(i)
+                except BaseException as exc:  # raised in the caller's thread below
+                    with cond:
+                        failure.append(exc)
+                        running -= 1
+                        cond.notify_all()
+                    return
+                with cond:
+                    running -= 1
+                    if not finished:
+                        heapq.heappush(queue, (1 if first == 0 else 0, rank, i))
+                    cond.notify_all()
+                if finished and progress is not None:
+                    with progress_lock:
+                        progress()
+
+    workers = [threading.Thread(target=worker, name=f"iastm-fit-{k}", daemon=True)
+               for k in range(n_threads)]
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join()
+    if failure:
+        raise failure[0]
+    return [done[i] for i in range(len(gens))]
+
+
+STAGE_POLICY = os.environ.get("IASTM_STAGE_POLICY", "search")
 
 
 #: Expected fit cost of an edge by its outline kind, most costly first (measured on the
