@@ -787,10 +787,10 @@ def test_result_does_not_depend_on_the_thread_count(monkeypatch):
         fit_threads()
 
 
-def test_staged_runner_orders_results_and_raises_errors(monkeypatch):
+def test_staged_runner_orders_results_and_raises_errors():
     """The stage runner returns results in input order whatever the threads and the
     order of the stages, an edge that cannot touch as its message, and re-raises any
-    other error in the caller's thread; fit() tunes the allocator first."""
+    other error in the caller's thread."""
     from iastm_tools.fit import optimize
     from iastm_tools.fit.gap import EdgeNotInContactError
 
@@ -806,12 +806,6 @@ def test_staged_runner_orders_results_and_raises_errors(monkeypatch):
         assert out == [0, "edge 1", 20]
         with pytest.raises(RuntimeError, match="edge 1"):
             optimize._run_staged([gen(0), gen(1, RuntimeError), gen(2)], [0, 1, 2], threads)
-    calls = []
-    monkeypatch.setattr(optimize, "tune_allocator", lambda: calls.append(1))
-    tool = Tool.from_dict(blade_dict(length_mm=70.0))
-    fit(tool, flat_body(), "calf", 4.0, (60, 90), model="winkler", coarse_tilts=2,
-        coarse_rotations=3, rotation_range_deg=(-30, 30), threads=1, contours=["concave"])
-    assert calls == [1]
 
 
 def test_round_off_bands_spare_the_dithering_of_a_deep_calf_contact(monkeypatch):

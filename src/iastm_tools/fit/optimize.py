@@ -23,7 +23,6 @@ from typing import Any
 
 import numpy as np
 
-from ..allocator import tune_allocator
 from ..contours import Contour
 from ..errors import IastmError
 from .gap import (
@@ -975,10 +974,8 @@ def fit(
     threads: contours fitted at once (default :func:`fit_threads`: one per core, or
     ``IASTM_FIT_THREADS``); the result does not depend on it.
     Raises IastmError (one line) on bad input or when no contact is possible.
-    The first call sets glibc's allocator for large arrays (:mod:`iastm_tools.allocator`).
     """
     _check_inputs(force_n, angle_range_deg, model, objective, rotation_range_deg)
-    tune_allocator()
     t0 = time.perf_counter()
     tool, body, site_obj = resolve_inputs(tool, body, site)
     _check_site_on_body(body, site_obj)
@@ -1068,8 +1065,7 @@ def _run_staged(gens: list[Generator[None, None, ContourFit]], order: Sequence[i
                 progress()
         return [done[i] for i in range(len(gens))]
 
-    first = 0 if STAGE_POLICY == "search" else 1
-    queue = [(first, rank, i) for rank, i in enumerate(order)]  # (stage, rank, contour)
+    queue = [(0, rank, i) for rank, i in enumerate(order)]  # (stage, rank, contour)
     heapq.heapify(queue)
     cond = threading.Condition()
     progress_lock = threading.Lock()
@@ -1099,7 +1095,7 @@ def _run_staged(gens: list[Generator[None, None, ContourFit]], order: Sequence[i
                 with cond:
                     running -= 1
                     if not finished:
-                        heapq.heappush(queue, (1 if first == 0 else 0, rank, i))
+                        heapq.heappush(queue, (1, rank, i))  # after every search
                     cond.notify_all()
                 if finished and progress is not None:
                     with progress_lock:
@@ -1114,9 +1110,6 @@ def _run_staged(gens: list[Generator[None, None, ContourFit]], order: Sequence[i
     if failure:
         raise failure[0]
     return [done[i] for i in range(len(gens))]
-
-
-STAGE_POLICY = os.environ.get("IASTM_STAGE_POLICY", "search")
 
 
 #: Expected fit cost of an edge by its outline kind, most costly first (measured on the
