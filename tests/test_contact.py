@@ -652,3 +652,24 @@ def test_edge_positions_solve_the_local_edge_relation(p_in, g_out, d, e_star, st
         assert abs(t - brentq(f, lo, hi, xtol=1e-13 * d, rtol=1e-15)) <= 1e-12 * d
     else:
         assert t == (0.0 if f(lo) <= 0 else d)
+
+
+@settings(max_examples=30, deadline=None)
+@given(nx=st.integers(1, 40), ny=st.integers(1, 40), bx=st.integers(0, 20),
+       by=st.integers(0, 20), dx=st.floats(0.01, 2.0), dy=st.floats(0.01, 2.0))
+def test_kernel_layout_is_love_pixel_at_each_offset(nx, ny, bx, by, dx, dy):
+    """The half-space kernel on the padded layout, looked up in the cached quadrant table
+    of the whole grid (a window of it included), equals Love's pixel formula at each
+    signed offset (1e-12 of the largest value) and is zero in the unused band."""
+    from iastm_tools.contact.kernels import _offsets, kernel_real, love_pixel, padded_size
+
+    tissue = TissueStack.halfspace(100.0, 0.49)
+    box = None if bx == by == 0 else (nx + bx, ny + by)
+    k = kernel_real((nx, ny), (dx, dy), tissue, "halfspace", box)
+    ox = _offsets(nx, padded_size(nx), dx)
+    oy = _offsets(ny, padded_size(ny), dy)
+    used = np.isfinite(ox)[:, None] & np.isfinite(oy)[None, :]
+    ref = love_pixel(np.nan_to_num(ox)[:, None], np.nan_to_num(oy)[None, :], dx, dy,
+                     tissue.layers[0].plane_strain_kpa)
+    assert np.all(k[~used] == 0.0)
+    assert np.abs(k[used] - ref[used]).max() <= 1e-12 * np.abs(ref).max()

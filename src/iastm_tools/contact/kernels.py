@@ -110,29 +110,21 @@ def love_pixel(x: np.ndarray, y: np.ndarray, dx: float, dy: float, e_star_kpa: f
     return s / (math.pi * e_star_kpa)
 
 
-def _love_layout(
-    nx: int, ny: int, px: int, py: int, dx: float, dy: float, e_star_kpa: float
-) -> np.ndarray:
-    """:func:`love_pixel` on the padded layout, evaluating each pixel corner only once.
-
-    Corners sit at (m + 1/2) dx, m = -nx .. nx-1; the pixel at offset k uses corners k and
-    k - 1, so the four-corner sum is a 2-D first difference of the corner table.
+@functools.lru_cache(maxsize=8)
+def _love_quadrant(bnx: int, bny: int, dx: float, dy: float, e_star_kpa: float) -> np.ndarray:
+    """:func:`love_pixel` at the offsets 0..bn-1 of a bnx x bny grid (it is even in x and
+    in y), each pixel corner evaluated once: corners sit at (m + 1/2) d, m = -1 .. bn-1,
+    and the pixel at offset k uses corners k and k - 1, so the four-corner sum is a 2-D
+    first difference of the corner table.  Cached, so every window of a grid (and the grid
+    itself) is a look-up in one table (:func:`_layout`).
     """
-    u = (np.arange(-nx, nx) + 0.5) * dx
-    v = (np.arange(-ny, ny) + 0.5) * dy
+    u = (np.arange(-1, bnx) + 0.5) * dx
+    v = (np.arange(-1, bny) + 0.5) * dy
     F = _corner(u[:, None], v[None, :])
-    d = F[1:, 1:] - F[1:, :-1] - F[:-1, 1:] + F[:-1, :-1]  # offsets -(n-1) .. n-1
+    d = F[1:, 1:] - F[1:, :-1] - F[:-1, 1:] + F[:-1, :-1]
     d /= math.pi * e_star_kpa
-    ix = np.arange(px)
-    iy = np.arange(py)
-    kx = np.where(ix < nx, ix, ix - px)
-    ky = np.where(iy < ny, iy, iy - py)
-    okx = np.abs(kx) <= nx - 1
-    oky = np.abs(ky) <= ny - 1
-    out = np.zeros((px, py))
-    sub = d[np.ix_(kx[okx] + nx - 1, ky[oky] + ny - 1)]
-    out[np.ix_(okx, oky)] = sub
-    return out
+    d.setflags(write=False)
+    return d
 
 
 def line_pixel(x: np.ndarray, dx: float, e_star_kpa: float) -> np.ndarray:
@@ -274,10 +266,11 @@ def _subtracted_real(x: np.ndarray, y: np.ndarray, tissue: TissueStack) -> np.nd
 
 
 @functools.lru_cache(maxsize=8)
-def _remainder_table(
+def _remainder_quadrant(
     bnx: int, bny: int, spacing: tuple[float, float], tissue: TissueStack
 ) -> np.ndarray:
-    """Pixel-integrated layered remainder for offsets -(bn-1)..bn-1 of a bnx x bny grid.
+    """Pixel-integrated layered remainder for offsets 0..bn-1 of a bnx x bny grid (it is
+    even in x and in y: the other quadrants are its mirror images, see :func:`_layout`).
 
     Spectral part: C_r(q) times the exact pixel-averaging factor sinc(qx dx/2) sinc(qy dy/2),
     one inverse transform on a box >= 2x the padded grid and >= padded + 8 c (images
@@ -303,12 +296,10 @@ def _remainder_table(
     quadrant_table = dct1(spec, fft_workers())
     quadrant_table /= bx * by
     del spec
-    ox = np.arange(-(bnx - 1), bnx)
-    oy = np.arange(-(bny - 1), bny)
-    table = quadrant_table[np.ix_(np.abs(ox), np.abs(oy))]
+    table = np.array(quadrant_table[:bnx, :bny])
     del quadrant_table
     # the pixel average is even in x and in y (a radial function, symmetric Gauss
-    # points): computed on the quadrant of non-negative offsets, 1/4 of the cost
+    # points): computed on the quadrant of non-negative offsets
     X = (np.arange(bnx) * dx)[:, None]
     Y = (np.arange(bny) * dy)[None, :]
     quadrant = np.zeros((bnx, bny))
@@ -318,31 +309,19 @@ def _remainder_table(
             quadrant += (wi * wj / 4.0) * dx * dy * _subtracted_real(
                 X + 0.5 * gi * dx, Y + 0.5 * gj * dy, tissue
             )
-    table += quadrant[np.ix_(np.abs(ox), np.abs(oy))]
+    table += quadrant
     table.setflags(write=False)
     return table
 
 
-def _remainder_kernel(
-    shape: tuple[int, int],
-    spacing: tuple[float, float],
-    tissue: TissueStack,
-    box_shape: tuple[int, int] | None = None,
-) -> np.ndarray:
-    """Layered remainder on the padded linear-convolution layout of ``shape`` (mm/kPa).
-
-    ``box_shape`` (>= shape): the full grid when ``shape`` is a window of it, so the window
-    gets exactly the full grid's kernel values (see :func:`_remainder_table`).
-    """
-    nx, ny = shape
-    bnx, bny = shape if box_shape is None else box_shape
-    table = _remainder_table(int(bnx), int(bny), spacing, tissue)
-    px, py = padded_size(nx), padded_size(ny)
-    ix = np.arange(px)
-    iy = np.arange(py)
-    ox = np.clip(np.where(ix < nx, ix, ix - px), -(nx - 1), nx - 1)  # unused band: zeroed later
-    oy = np.clip(np.where(iy < ny, iy, iy - py), -(ny - 1), ny - 1)
-    return table[np.ix_(ox + bnx - 1, oy + bny - 1)]
+def _layout(quadrant: np.ndarray, nx: int, ny: int, px: int, py: int) -> np.ndarray:
+    """An even kernel on the padded linear-convolution layout of an (nx, ny) grid from its
+    quadrant of non-negative offsets (at least nx x ny): offset k sits at index k and
+    px + k for k < 0.  The unused band (|offset| >= n) gets the clipped offset's value
+    here and is zeroed by :func:`kernel_real`."""
+    ax = np.minimum(np.where(np.arange(px) < nx, np.arange(px), px - np.arange(px)), nx - 1)
+    ay = np.minimum(np.where(np.arange(py) < ny, np.arange(py), py - np.arange(py)), ny - 1)
+    return quadrant[np.ix_(ax, ay)]
 
 
 def _phi_eval(q: np.ndarray, tissue: TissueStack) -> np.ndarray:
@@ -428,8 +407,11 @@ def kernel_real(
     nx, ny = shape
     dx, dy = spacing
     px, py = padded_size(nx), padded_size(ny)
+    # the tables of the whole grid when ``shape`` is a window of it: the same values
+    bnx, bny = (int(nx), int(ny)) if box_shape is None else (int(box_shape[0]),
+                                                             int(box_shape[1]))
     top = tissue.layers[0]
-    k = _love_layout(nx, ny, px, py, dx, dy, top.plane_strain_kpa)
+    quadrant = _love_quadrant(bnx, bny, float(dx), float(dy), top.plane_strain_kpa)
     extent = max(nx * dx, ny * dy)
     depth = effective_depth_mm(tissue)
     if (
@@ -437,7 +419,8 @@ def kernel_real(
         and not (tissue.base == "halfspace" and len(tissue.layers) == 1)
         and not depth > EFFECTIVELY_INFINITE * extent
     ):
-        k = k + _remainder_kernel(shape, spacing, tissue, box_shape)
+        quadrant = quadrant + _remainder_quadrant(bnx, bny, spacing, tissue)
+    k = _layout(quadrant, nx, ny, px, py)
     # zero the unused band so that a stray write can never alias
     mask_x = np.isnan(_offsets(nx, px, dx))
     mask_y = np.isnan(_offsets(ny, py, dy))
