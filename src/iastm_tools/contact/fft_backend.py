@@ -15,9 +15,9 @@ ducc0 is licensed GPL-2.0-or-later (see the README's "Licences").  ``IASTM_FFT_B
 selects scipy.fft, which is also used when ducc0 cannot be imported.  The backend is read
 once, at import.
 
-The transforms write into buffers owned by the caller (one :class:`PaddedConvolution` or
-:class:`PeriodicFilter` per solve and thread), so an iteration allocates nothing but its
-result.
+With ducc0 the transforms of the two loops write into buffers owned by the caller (one
+:class:`PaddedConvolution` or :class:`PeriodicFilter` per solve and thread), so an
+iteration allocates nothing but its float64 result.
 """
 
 from __future__ import annotations

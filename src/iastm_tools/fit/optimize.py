@@ -11,6 +11,7 @@ outline, the real body surface).
 
 from __future__ import annotations
 
+import inspect
 import math
 import os
 import re
@@ -681,6 +682,10 @@ def contour_stages(
         f"the {len(seen)} best poses of the search its {model} contact reaches skin sloping "
         f"more than {MAX_SKIN_SLOPE_DEG:g} deg from the site plane or the body's "
         "silhouette; choose a smaller tool, another site or a wider rotation range")
+
+
+fit_contour.__signature__ = inspect.signature(contour_stages).replace(  # type: ignore[attr-defined]
+    return_annotation=ContourFit)
 
 
 def _nelder_mead(fun: Any, start: Pose, free: tuple[bool, bool],
