@@ -100,6 +100,21 @@ def test_real_entry_point_exit_code(tmp_path):
     assert len(proc.stderr.strip().splitlines()) == 1
 
 
+def test_bad_fft_backend_is_one_line(tmp_path):
+    """A bad IASTM_FFT_BACKEND: exit 2 and one line naming the choices, no traceback."""
+    import os
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "iastm_tools.cli", "fit", "knob-tip", "--site", "calf",
+         "--force", "8", "--model", "winkler"],
+        capture_output=True, text=True, cwd=tmp_path, check=False,
+        env={**os.environ, "IASTM_FFT_BACKEND": "fftw"},
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == ("error: IASTM_FFT_BACKEND must be one of ducc0, scipy "
+                                   "(got 'fftw')")
+
+
 def test_body_tissue_override_and_bad_path(capsys):
     code, out, _ = run(capsys, "body", "tissue", "calf", "--tissue", "calf.ppt_kpa=400", "--json")
     assert code == 0

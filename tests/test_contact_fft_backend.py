@@ -10,6 +10,7 @@ from scipy import fft as sfft
 
 from iastm_tools.contact import fft_backend as fb
 from iastm_tools.contact.kernels import padded_size
+from iastm_tools.errors import IastmError
 
 ducc = pytest.importorskip("ducc0")
 
@@ -86,14 +87,14 @@ def test_transform_helpers_match_scipy(monkeypatch):
 
 
 def test_backend_choice(monkeypatch):
-    """IASTM_FFT_BACKEND picks the backend; a bad value is a one-line error naming the
-    choices; an unknown backend argument too."""
+    """IASTM_FFT_BACKEND picks the backend; a bad value is a one-line input error naming
+    the choices (the CLI: exit 2, no traceback); an unknown backend argument a ValueError."""
     monkeypatch.setenv("IASTM_FFT_BACKEND", "scipy")
     assert fb._choose_backend() == "scipy"
     monkeypatch.setenv("IASTM_FFT_BACKEND", "ducc0")
     assert fb._choose_backend() == "ducc0"
     monkeypatch.setenv("IASTM_FFT_BACKEND", "fftw")
-    with pytest.raises(ValueError, match="IASTM_FFT_BACKEND must be one of"):
+    with pytest.raises(IastmError, match="IASTM_FFT_BACKEND must be one of ducc0, scipy"):
         fb._choose_backend()
     spec = np.zeros((4, 3), dtype=np.complex128)
     with pytest.raises(ValueError, match="backend must be one of"):

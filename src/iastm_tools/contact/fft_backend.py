@@ -27,6 +27,8 @@ import os
 import numpy as np
 from scipy import fft as sfft
 
+from ..errors import IastmError
+
 try:  # pragma: no cover - which branch runs depends on the installation
     import ducc0.fft as _ducc
 except ImportError:  # pragma: no cover
@@ -39,7 +41,8 @@ def _choose_backend() -> str:
     """``IASTM_FFT_BACKEND`` (ducc0 or scipy; default ducc0 when it can be imported)."""
     asked = (os.environ.get("IASTM_FFT_BACKEND") or "ducc0").strip().lower()
     if asked not in BACKENDS:
-        raise ValueError(f"IASTM_FFT_BACKEND must be one of {BACKENDS} (got {asked!r})")
+        raise IastmError(f"IASTM_FFT_BACKEND must be one of {', '.join(BACKENDS)} "
+                         f"(got {asked!r})")
     return "ducc0" if asked == "ducc0" and _ducc is not None else "scipy"
 
 
